@@ -1,0 +1,33 @@
+# rge — Reasoning Guided Embeddings as a reproducible study.
+#
+# Table of contents only: every rule lives in rules/<phase>.smk and runs
+# `python -m rge.stages.<rule>`; outputs go to data/<rule>/... (one name per concept).
+#   snakemake --cores all                               # the embedded study (config/config.yaml)
+#   snakemake --cores all --configfile config/smoke.yaml
+#   snakemake -n --configfile config/paper.yaml         # the paper study's DAG (needs a cluster)
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# The embedded study unless the user names a config (a named config replaces it whole,
+# so the paper's task registry is never merged with the synthetic one).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/backbone.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        tables=all_tables(),
+        retrieval=all_retrieval_scores(),

@@ -1,0 +1,18 @@
+# Phase 1 — backbone: every run starts from it. Embedded: the tiny Qwen2.5-VL pretrained on the
+# synthetic training images, with a perception probe. Paper: the hub checkpoint plus <emb>.
+
+
+rule pretrain_backbone:
+    """The backbone every run starts from, and its perception-probe report."""
+    output:
+        model=directory("data/pretrain_backbone/model"),
+        probe="data/pretrain_backbone/probe.json",
+    params:
+        cfg=cfg_pretrain_backbone,
+        io=stage_io,
+    log:
+        "data/logs/pretrain_backbone.log",
+    benchmark:
+        "data/benchmarks/pretrain_backbone.tsv"
+    shell:
+        STAGE

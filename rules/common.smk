@@ -1,0 +1,62 @@
+# Shared helpers: config validation, task/run selection, and the stage command line.
+# Rules call the named functions below; no lambdas, no logic inside rules.
+
+import json
+import re
+import shlex
+
+from snakemake.utils import validate
+
+
+validate(config, schema="../workflow/schemas/config.schema.yaml")
+
+# `python -m rge.stages.<rule>`: every rule's shell command. {params.io} carries the rule's
+# named inputs/outputs, {params.cfg} the JSON config slice (tracked by Snakemake: a changed
+# slice reruns exactly the jobs that read it).
+STAGE = "python -m rge.stages.{rule} --cfg {params.cfg:q} {params.io} --log {log:q}"
+
+
+def selected(names, knob, what):
+    """Names from the registry, restricted by a command-line knob ("all" or a comma list)."""
+    names = list(names)
+    if knob in (None, "", "all"):
+        return names
+    wanted = [n.strip() for n in str(knob).split(",") if n.strip()]
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        raise ValueError(f"config: {what} {unknown} not in the registry; known: {names}")
+    return wanted
+
+
+TRAIN_SUBSETS = selected(config["tasks"]["train"], config["train_subsets"], "train_subsets")
+EVAL_TASKS = selected(config["tasks"]["eval"], config["eval_tasks"], "eval_tasks")
+BENCHES = list(config["tasks"]["retrieval"])
+RUNS = list(config["runs"])
+
+
+wildcard_constraints:
+    subset="|".join(map(re.escape, config["tasks"]["train"])),
+    task="|".join(map(re.escape, config["tasks"]["eval"])),
+    bench="|".join(map(re.escape, BENCHES)),
+    run="|".join(map(re.escape, RUNS)),
+    mode="direct|reasoning",
+    qmode="direct|reasoning",
+    tmode="direct|reasoning",
+
+
+def stage_io(wildcards, input, output):
+    """`--input name=path ... --output name=path ...` for a rule's named inputs and outputs."""
+    args = []
+    for flag, files in (("--input", input), ("--output", output)):
+        for name, value in files.items():
+            for path in [value] if isinstance(value, str) else value:
+                args.append(f"{flag} {shlex.quote(name + '=' + str(path))}")
+    return " ".join(args)
+
+
+def as_json(obj):
+    """A config slice as canonical JSON (sorted keys: same config, same bytes, no rerun)."""
+    return json.dumps(obj, sort_keys=True)
+
+
+include: "slices.smk"

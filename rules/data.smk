@@ -1,0 +1,76 @@
+# Phase 1 — data: the benchmark (synthetic or MMEB from the hub / a mirror), fetched per
+# subset/task/bench, then validated and normalised for training.
+
+
+rule make_synthetic:
+    """The synthetic benchmark, written in the exact layout of the hub repos (DESIGN §4)."""
+    output:
+        root=directory("data/make_synthetic"),
+    params:
+        cfg=cfg_make_synthetic,
+        io=stage_io,
+    log:
+        "data/logs/make_synthetic.log",
+    shell:
+        STAGE
+
+
+rule fetch_mmeb_train:
+    """One MMEB-train subset (parquet + its images), from the hub or a local mirror."""
+    input:
+        mirror=mirror_input,
+    output:
+        subset=directory("data/fetch_mmeb_train/{subset}"),
+    params:
+        cfg=cfg_fetch_mmeb_train,
+        io=stage_io,
+    log:
+        "data/logs/fetch_mmeb_train/{subset}.log",
+    shell:
+        STAGE
+
+
+rule fetch_mmeb_eval:
+    """One MMEB-eval task (parquet + its images), from the hub or a local mirror."""
+    input:
+        mirror=mirror_input,
+    output:
+        task=directory("data/fetch_mmeb_eval/{task}"),
+    params:
+        cfg=cfg_fetch_mmeb_eval,
+        io=stage_io,
+    log:
+        "data/logs/fetch_mmeb_eval/{task}.log",
+    shell:
+        STAGE
+
+
+rule fetch_retrieval:
+    """One Flickr30K/COCO-style retrieval set, from the hub or a local mirror."""
+    input:
+        mirror=mirror_input,
+    output:
+        bench=directory("data/fetch_retrieval/{bench}"),
+    params:
+        cfg=cfg_fetch_retrieval,
+        io=stage_io,
+    log:
+        "data/logs/fetch_retrieval/{bench}.log",
+    shell:
+        STAGE
+
+
+rule prepare_train:
+    """Validated, normalised training pairs of one subset; bad rows reported with reasons."""
+    input:
+        subset="data/fetch_mmeb_train/{subset}",
+    output:
+        pairs="data/prepare_train/{subset}.jsonl",
+        report="data/prepare_train/{subset}.report.json",
+    params:
+        cfg=cfg_prepare_train,
+        io=stage_io,
+    log:
+        "data/logs/prepare_train/{subset}.log",
+    shell:
+        STAGE

@@ -1,0 +1,49 @@
+# Phase 5 — evaluate: MMEB Precision@1 per task and mode, aggregated per run; Flickr/COCO R@K.
+
+
+rule embed_eval:
+    """One run x embedding mode x MMEB task: Precision@1 and per-query predictions."""
+    input:
+        model="data/train_run/{run}/model",
+        task="data/fetch_mmeb_eval/{task}",
+    output:
+        score="data/embed_eval/{run}/{mode}/{task}.json",
+        predictions="data/embed_eval/{run}/{mode}/{task}.predictions.jsonl",
+    params:
+        cfg=cfg_embed_eval,
+        io=stage_io,
+    log:
+        "data/logs/embed_eval/{run}/{mode}/{task}.log",
+    shell:
+        STAGE
+
+
+rule score_mmeb:
+    """One run x mode: per-meta-task, IND/OOD and overall scores (paper Table 2 columns)."""
+    input:
+        scores=task_scores,
+    output:
+        summary="data/score_mmeb/{run}/{mode}.json",
+    params:
+        cfg=cfg_score_mmeb,
+        io=stage_io,
+    log:
+        "data/logs/score_mmeb/{run}/{mode}.log",
+    shell:
+        STAGE
+
+
+rule score_retrieval:
+    """One run x bench x (query mode, target mode): R@1/5/10 in both directions."""
+    input:
+        model="data/train_run/{run}/model",
+        bench="data/fetch_retrieval/{bench}",
+    output:
+        score="data/score_retrieval/{run}/{bench}/{qmode}-{tmode}.json",
+    params:
+        cfg=cfg_score_retrieval,
+        io=stage_io,
+    log:
+        "data/logs/score_retrieval/{run}/{bench}/{qmode}-{tmode}.log",
+    shell:
+        STAGE

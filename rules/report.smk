@@ -1,0 +1,36 @@
+# Phase 6 — report: one rule per paper table, each writing md + csv + tex with the paper's
+# numbers beside ours.
+
+
+rule table2:
+    """Paper Table 2 layout: meta-task, IND/OOD and overall scores per run."""
+    input:
+        summaries=table2_inputs,
+    output:
+        md="data/table2/table2_mmeb_main.md",
+        csv="data/table2/table2_mmeb_main.csv",
+        tex="data/table2/table2_mmeb_main.tex",
+    params:
+        cfg=cfg_table2,
+        io=stage_io,
+    log:
+        "data/logs/table2.log",
+    shell:
+        STAGE
+
+
+rule table15:
+    """Paper Table 15 layout: per-task scores per run."""
+    input:
+        scores=table15_inputs,
+    output:
+        md="data/table15/table15_mmeb_per_dataset.md",
+        csv="data/table15/table15_mmeb_per_dataset.csv",
+        tex="data/table15/table15_mmeb_per_dataset.tex",
+    params:
+        cfg=cfg_table15,
+        io=stage_io,
+    log:
+        "data/logs/table15.log",
+    shell:
+        STAGE

@@ -1,0 +1,184 @@
+# Input functions and config slices, one per rule. A slice holds exactly what the stage reads,
+# so Snakemake's params tracking reruns only the jobs whose settings changed.
+
+
+def mirror_input(wildcards):
+    """The synthetic benchmark when the study generates its own; nothing when it uses the hub."""
+    return ["data/make_synthetic"] if config["benchmark"]["source"] == "synthetic" else []
+
+
+def mirror_dir():
+    return config.get("mmeb_mirror", "")
+
+
+def run_config(run):
+    """Training defaults overridden by the registry entry of ``run``."""
+    entry = config["runs"][run]
+    merged = {**config["train"], **{k: v for k, v in entry.items() if k != "eval_modes"}}
+    merged.setdefault("subsets", TRAIN_SUBSETS)
+    return merged
+
+
+def run_modes(run):
+    return config["runs"][run].get("eval_modes", ["direct"])
+
+
+def train_inputs(wildcards):
+    return [f"data/prepare_train/{s}.jsonl" for s in run_config(wildcards.run)["subsets"]]
+
+
+def task_scores(wildcards):
+    return [f"data/embed_eval/{wildcards.run}/{wildcards.mode}/{t}.json" for t in EVAL_TASKS]
+
+
+def table_runs(table):
+    return config["report"].get(table, [])
+
+
+def table2_inputs(wildcards):
+    return [f"data/score_mmeb/{r}/{m}.json" for r in table_runs("table2") for m in run_modes(r)]
+
+
+def table15_inputs(wildcards):
+    return [
+        f"data/embed_eval/{r}/{m}/{t}.json"
+        for r in table_runs("table15")
+        for m in run_modes(r)
+        for t in EVAL_TASKS
+    ]
+
+
+def all_tables():
+    tables = []
+    for rule_name, stem in (("table2", "table2_mmeb_main"), ("table15", "table15_mmeb_per_dataset")):
+        tables += [f"data/{rule_name}/{stem}.{ext}" for ext in ("md", "csv", "tex")]
+    return tables
+
+
+def all_retrieval_scores():
+    return [f"data/score_retrieval/{r}/{b}/direct-direct.json" for r in RUNS for b in BENCHES]
+
+
+def pixels():
+    return {k: config["backbone"][k] for k in ("min_pixels", "max_pixels")}
+
+
+# --- config slices (JSON strings) ---------------------------------------------------------
+
+
+def cfg_make_synthetic(wildcards):
+    tasks = config["tasks"]
+    return as_json(
+        {
+            "seed": config["seed"],
+            **config["benchmark"]["synthetic"],
+            "train_subsets": tasks["train"],
+            "eval_tasks": sorted(tasks["eval"]),
+            "retrieval": sorted(tasks["retrieval"]),
+        }
+    )
+
+
+def cfg_fetch_mmeb_train(wildcards):
+    bench = config["benchmark"]
+    return as_json(
+        {
+            "repo": bench["train_repo"],
+            "revision": bench["train_revision"],
+            "split": bench["train_split"],
+            "mirror": mirror_dir(),
+            "subset": wildcards.subset,
+        }
+    )
+
+
+def cfg_fetch_mmeb_eval(wildcards):
+    bench = config["benchmark"]
+    return as_json(
+        {
+            "repo": bench["eval_repo"],
+            "revision": bench["eval_revision"],
+            "mirror": mirror_dir(),
+            "task": wildcards.task,
+        }
+    )
+
+
+def cfg_fetch_retrieval(wildcards):
+    entry = config["tasks"]["retrieval"][wildcards.bench]
+    return as_json({**entry, "mirror": mirror_dir(), "bench": wildcards.bench})
+
+
+def cfg_prepare_train(wildcards):
+    return as_json({"subset": wildcards.subset, "on_bad_row": config["benchmark"]["on_bad_row"]})
+
+
+def cfg_pretrain_backbone(wildcards):
+    return as_json({"seed": config["seed"], **config["backbone"]})
+
+
+def cfg_train_run(wildcards):
+    return as_json(
+        {
+            "run": wildcards.run,
+            "seed": config["seed"],
+            "threads": config["backbone"].get("threads", 2),
+            **pixels(),
+            **run_config(wildcards.run),
+        }
+    )
+
+
+def cfg_embed_eval(wildcards):
+    return as_json(
+        {
+            "run": wildcards.run,
+            "mode": wildcards.mode,
+            "task": wildcards.task,
+            **config["tasks"]["eval"][wildcards.task],
+            **config["evaluate"],
+            **pixels(),
+            "threads": config["backbone"].get("threads", 2),
+        }
+    )
+
+
+def cfg_score_mmeb(wildcards):
+    return as_json(
+        {
+            "run": wildcards.run,
+            "mode": wildcards.mode,
+            "tasks": {t: config["tasks"]["eval"][t] for t in EVAL_TASKS},
+        }
+    )
+
+
+def cfg_score_retrieval(wildcards):
+    return as_json(
+        {
+            "run": wildcards.run,
+            "bench": wildcards.bench,
+            "query_mode": wildcards.qmode,
+            "target_mode": wildcards.tmode,
+            **config["evaluate"],
+            **pixels(),
+            "threads": config["backbone"].get("threads", 2),
+        }
+    )
+
+
+def cfg_table(table):
+    runs = table_runs(table)
+    return {
+        "study": config["study"],
+        "runs": {r: run_modes(r) for r in runs},
+        "tasks": {t: config["tasks"]["eval"][t] for t in EVAL_TASKS},
+    }
+
+
+def cfg_table2(wildcards):
+    return as_json(cfg_table("table2"))
+
+
+def cfg_table15(wildcards):
+    return as_json(cfg_table("table15"))

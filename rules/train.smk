@@ -1,0 +1,21 @@
+# Phase 3 — train: one job per entry of the experiment registry (`runs:` in the config).
+
+
+rule train_run:
+    """Train one registry run from the backbone; resumable checkpoints, per-step log."""
+    input:
+        backbone="data/pretrain_backbone/model",
+        train=train_inputs,
+    output:
+        model=directory("data/train_run/{run}/model"),
+        log="data/train_run/{run}/log.jsonl",
+        summary="data/train_run/{run}/summary.json",
+    params:
+        cfg=cfg_train_run,
+        io=stage_io,
+    log:
+        "data/logs/train_run/{run}.log",
+    benchmark:
+        "data/benchmarks/train_run/{run}.tsv"
+    shell:
+        STAGE
