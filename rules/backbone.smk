@@ -10,9 +10,11 @@ rule pretrain_backbone:
     params:
         cfg=cfg_pretrain_backbone,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/pretrain_backbone.log",
     benchmark:
         "data/benchmarks/pretrain_backbone.tsv"
     shell:
-        STAGE
+        "python -m rge.stages.pretrain_backbone --cfg {params.cfg:q} {params.io} --log {log:q}"

@@ -10,10 +10,10 @@ from snakemake.utils import validate
 
 validate(config, schema="../workflow/schemas/config.schema.yaml")
 
-# `python -m rge.stages.<rule>`: every rule's shell command. {params.io} carries the rule's
-# named inputs/outputs, {params.cfg} the JSON config slice (tracked by Snakemake: a changed
-# slice reruns exactly the jobs that read it).
-STAGE = "python -m rge.stages.{rule} --cfg {params.cfg:q} {params.io} --log {log:q}"
+# Every rule's shell command is `python -m rge.stages.<rule> --cfg {params.cfg:q} {params.io}
+# --log {log:q}`: {params.io} carries the rule's named inputs/outputs (stage_io), {params.cfg}
+# the JSON config slice (tracked by Snakemake: a changed slice reruns exactly the jobs that
+# read it).
 
 
 def selected(names, knob, what):
@@ -50,7 +50,7 @@ def stage_io(wildcards, input, output):
     for flag, files in (("--input", input), ("--output", output)):
         for name, value in files.items():
             for path in [value] if isinstance(value, str) else value:
-                args.append(f"{flag} {shlex.quote(name + '=' + str(path))}")
+                args.append(f"{flag} {shlex.quote(f'{name}={path}')}")
     return " ".join(args)
 
 

@@ -9,10 +9,12 @@ rule make_synthetic:
     params:
         cfg=cfg_make_synthetic,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/make_synthetic.log",
     shell:
-        STAGE
+        "python -m rge.stages.make_synthetic --cfg {params.cfg:q} {params.io} --log {log:q}"
 
 
 rule fetch_mmeb_train:
@@ -24,10 +26,12 @@ rule fetch_mmeb_train:
     params:
         cfg=cfg_fetch_mmeb_train,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/fetch_mmeb_train/{subset}.log",
     shell:
-        STAGE
+        "python -m rge.stages.fetch_mmeb_train --cfg {params.cfg:q} {params.io} --log {log:q}"
 
 
 rule fetch_mmeb_eval:
@@ -39,10 +43,12 @@ rule fetch_mmeb_eval:
     params:
         cfg=cfg_fetch_mmeb_eval,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/fetch_mmeb_eval/{task}.log",
     shell:
-        STAGE
+        "python -m rge.stages.fetch_mmeb_eval --cfg {params.cfg:q} {params.io} --log {log:q}"
 
 
 rule fetch_retrieval:
@@ -54,10 +60,12 @@ rule fetch_retrieval:
     params:
         cfg=cfg_fetch_retrieval,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/fetch_retrieval/{bench}.log",
     shell:
-        STAGE
+        "python -m rge.stages.fetch_retrieval --cfg {params.cfg:q} {params.io} --log {log:q}"
 
 
 rule prepare_train:
@@ -70,7 +78,9 @@ rule prepare_train:
     params:
         cfg=cfg_prepare_train,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/prepare_train/{subset}.log",
     shell:
-        STAGE
+        "python -m rge.stages.prepare_train --cfg {params.cfg:q} {params.io} --log {log:q}"

@@ -12,10 +12,12 @@ rule embed_eval:
     params:
         cfg=cfg_embed_eval,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/embed_eval/{run}/{mode}/{task}.log",
     shell:
-        STAGE
+        "python -m rge.stages.embed_eval --cfg {params.cfg:q} {params.io} --log {log:q}"
 
 
 rule score_mmeb:
@@ -27,10 +29,12 @@ rule score_mmeb:
     params:
         cfg=cfg_score_mmeb,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/score_mmeb/{run}/{mode}.log",
     shell:
-        STAGE
+        "python -m rge.stages.score_mmeb --cfg {params.cfg:q} {params.io} --log {log:q}"
 
 
 rule score_retrieval:
@@ -43,7 +47,9 @@ rule score_retrieval:
     params:
         cfg=cfg_score_retrieval,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/score_retrieval/{run}/{bench}/{qmode}-{tmode}.log",
     shell:
-        STAGE
+        "python -m rge.stages.score_retrieval --cfg {params.cfg:q} {params.io} --log {log:q}"

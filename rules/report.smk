@@ -13,10 +13,12 @@ rule table2:
     params:
         cfg=cfg_table2,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/table2.log",
     shell:
-        STAGE
+        "python -m rge.stages.table2 --cfg {params.cfg:q} {params.io} --log {log:q}"
 
 
 rule table15:
@@ -30,7 +32,9 @@ rule table15:
     params:
         cfg=cfg_table15,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/table15.log",
     shell:
-        STAGE
+        "python -m rge.stages.table15 --cfg {params.cfg:q} {params.io} --log {log:q}"

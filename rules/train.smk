@@ -13,9 +13,11 @@ rule train_run:
     params:
         cfg=cfg_train_run,
         io=stage_io,
+    conda:
+        "../environment.yml"
     log:
         "data/logs/train_run/{run}.log",
     benchmark:
         "data/benchmarks/train_run/{run}.tsv"
     shell:
-        STAGE
+        "python -m rge.stages.train_run --cfg {params.cfg:q} {params.io} --log {log:q}"
