@@ -5,7 +5,7 @@ rule embed_eval:
     """One run x embedding mode x MMEB task: Precision@1 and per-query predictions."""
     input:
         model="data/train_run/{run}/model",
-        task="data/fetch_mmeb_eval/{task}",
+        data="data/fetch_mmeb_eval/{task}",
     output:
         score="data/embed_eval/{run}/{mode}/{task}.json",
         predictions="data/embed_eval/{run}/{mode}/{task}.predictions.jsonl",
@@ -41,7 +41,7 @@ rule score_retrieval:
     """One run x bench x (query mode, target mode): R@1/5/10 in both directions."""
     input:
         model="data/train_run/{run}/model",
-        bench="data/fetch_retrieval/{bench}",
+        data="data/fetch_retrieval/{bench}",
     output:
         score="data/score_retrieval/{run}/{bench}/{qmode}-{tmode}.json",
     params:

@@ -32,7 +32,7 @@ def task_scores(wildcards):
 
 
 def table_runs(table):
-    return config["report"].get(table, [])
+    return config["report"][table]["runs"]
 
 
 def table2_inputs(wildcards):
@@ -40,12 +40,7 @@ def table2_inputs(wildcards):
 
 
 def table15_inputs(wildcards):
-    return [
-        f"data/embed_eval/{r}/{m}/{t}.json"
-        for r in table_runs("table15")
-        for m in run_modes(r)
-        for t in EVAL_TASKS
-    ]
+    return [f"data/score_mmeb/{r}/{m}.json" for r in table_runs("table15") for m in run_modes(r)]
 
 
 def all_tables():
@@ -136,7 +131,8 @@ def cfg_embed_eval(wildcards):
             "mode": wildcards.mode,
             "task": wildcards.task,
             **config["tasks"]["eval"][wildcards.task],
-            **config["evaluate"],
+            "batch_size": config["evaluate"]["batch_size"],
+            "cache_dir": config["evaluate"].get("cache_dir") or None,
             **pixels(),
             "threads": config["backbone"].get("threads", 2),
         }
@@ -160,25 +156,17 @@ def cfg_score_retrieval(wildcards):
             "bench": wildcards.bench,
             "query_mode": wildcards.qmode,
             "target_mode": wildcards.tmode,
-            **config["evaluate"],
+            "batch_size": config["evaluate"]["batch_size"],
             **pixels(),
             "threads": config["backbone"].get("threads", 2),
         }
     )
 
 
-def cfg_table(table):
-    runs = table_runs(table)
-    return {
-        "study": config["study"],
-        "runs": {r: run_modes(r) for r in runs},
-        "tasks": {t: config["tasks"]["eval"][t] for t in EVAL_TASKS},
-    }
-
-
 def cfg_table2(wildcards):
-    return as_json(cfg_table("table2"))
+    return as_json({"study": config["study"], "pairs": config["report"]["table2"].get("pairs", {})})
 
 
 def cfg_table15(wildcards):
-    return as_json(cfg_table("table15"))
+    columns = config["report"]["table15"].get("paper_columns")
+    return as_json({"study": config["study"], **({"paper_columns": columns} if columns else {})})

@@ -1,0 +1,103 @@
+"""Flickr30K / COCO-style caption<->image retrieval, Recall@K in both directions (paper Table 7).
+
+"Query" and "target" follow the direction: for text-to-image the captions are the queries and
+the images the targets; for image-to-text the other way round. Reasoning on the query and/or
+target side (Table 7) is nothing but which encoder ``encoder_for(mode, side)`` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from rge.data.records import Item, RetrievalSet
+from rge.evaluate.cache import Encoder
+from rge.evaluate.metrics import recall_i2t, recall_t2i
+from rge.evaluate.mmeb import embed_unique
+
+EncoderFactory = Callable[[str, str], Encoder]
+
+
+def caption_index(rs: RetrievalSet) -> list[int]:
+    """Image index of every caption; without ``caption_image``, captions are image-major."""
+    if rs.caption_image:
+        if len(rs.caption_image) != len(rs.captions):
+            raise ValueError(
+                f"{rs.name}: caption_image has {len(rs.caption_image)} entries "
+                f"for {len(rs.captions)} captions"
+            )
+        return list(rs.caption_image)
+    if not rs.images or len(rs.captions) % len(rs.images):
+        raise ValueError(
+            f"{rs.name}: {len(rs.captions)} captions do not split evenly over "
+            f"{len(rs.images)} images and caption_image is empty"
+        )
+    per = len(rs.captions) // len(rs.images)
+    return [j // per for j in range(len(rs.captions))]
+
+
+def retrieval_items(
+    rs: RetrievalSet, image_text: str, caption_template: str = "{caption}"
+) -> tuple[list[Item], list[Item]]:
+    """(caption items, image items) of a set.
+
+    Args:
+        rs: the set.
+        image_text: the text paired with every image (carries ``IMAGE_TOKEN`` + instruction).
+        caption_template: format string with ``{caption}``.
+    """
+    captions = [Item(caption_template.format(caption=c)) for c in rs.captions]
+    images = [Item(image_text, path) for path in rs.images]
+    return captions, images
+
+
+def _embed(items: list[Item], mode: str, side: str, encoder_for: EncoderFactory) -> np.ndarray:
+    index, vecs = embed_unique(items, side, encoder_for(mode, side))
+    return vecs[[index[it.key] for it in items]]
+
+
+def evaluate_retrieval(
+    rs: RetrievalSet,
+    encoder_for: EncoderFactory,
+    query_mode: str,
+    target_mode: str,
+    *,
+    image_text: str,
+    caption_template: str = "{caption}",
+    ks: Sequence[int] = (1, 5, 10),
+) -> dict:
+    """R@K text-to-image and image-to-text for one set.
+
+    Args:
+        rs: captions ordered image-major (or with ``caption_image``).
+        encoder_for: ``encoder_for(mode, side)`` -> ``encode(items, side) -> (N, D)``.
+        query_mode: embedding mode of the query side ("direct" or "reasoning").
+        target_mode: embedding mode of the target side.
+        image_text: text paired with each image; caption_template: see ``retrieval_items``.
+        ks: the K values.
+
+    Returns:
+        {"t2i": {"R@K": recall}, "i2t": {...}, "num_images", "num_captions", "query_mode",
+        "target_mode"}; recalls are fractions.
+    """
+    gt = caption_index(rs)
+    captions, images = retrieval_items(rs, image_text, caption_template)
+    # text -> image: captions are queries, images targets
+    sim_t2i = (
+        _embed(captions, query_mode, "query", encoder_for)
+        @ _embed(images, target_mode, "target", encoder_for).T
+    )
+    # image -> text: images are queries, captions targets (same (T, I) orientation)
+    sim_i2t = (
+        _embed(captions, target_mode, "target", encoder_for)
+        @ _embed(images, query_mode, "query", encoder_for).T
+    )
+    return {
+        "t2i": {f"R@{k}": v for k, v in recall_t2i(sim_t2i, gt, ks).items()},
+        "i2t": {f"R@{k}": v for k, v in recall_i2t(sim_i2t, gt, ks).items()},
+        "num_images": len(rs.images),
+        "num_captions": len(rs.captions),
+        "query_mode": query_mode,
+        "target_mode": target_mode,
+    }

@@ -1,0 +1,84 @@
+"""Aggregate one run × mode's per-task MMEB scores (paper Tables 2 and 15).
+
+Per meta-task mean, IND mean, OOD mean and overall = unweighted mean over tasks, as the paper
+and VLM2Vec report them. The task -> meta-task / split mapping comes from the config; a task
+score whose own record disagrees with it, a task scored twice, a missing or an unexpected task
+all raise.
+
+Config keys (cfg slice):
+    run (str), mode (str): which run and embedding mode the scores belong to.
+    tasks (dict): {task: {meta_task: classification|vqa|retrieval|grounding, split: IND|OOD}}.
+
+Inputs:
+    scores: the ``embed_eval`` score JSONs of every task in ``tasks`` (repeat the name).
+Outputs:
+    summary: JSON {run, mode, tasks: {task: {acc, num_correct, num_pred, meta_task, split}},
+        meta_task: {name: mean}, IND, OOD, overall, num_tasks} (fractions in [0, 1]).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rge.evaluate.metrics import aggregate
+from rge.io import read_json, write_json
+from rge.stages._cli import stage_main
+
+log = logging.getLogger(__name__)
+
+
+def as_list(value) -> list[Path]:
+    """A named input that may be one path or several."""
+    return [Path(v) for v in value] if isinstance(value, list) else [Path(value)]
+
+
+def collect(paths: list[Path], cfg: dict) -> dict[str, dict]:
+    """Read the task scores and check them against the run, mode and task registry in cfg."""
+    registry = cfg["tasks"]
+    tasks: dict[str, dict] = {}
+    for path in paths:
+        rec = read_json(path)
+        task = rec.get("task")
+        if task not in registry:
+            raise ValueError(f"{path}: task {task!r} is not in cfg tasks")
+        if task in tasks:
+            raise ValueError(f"{path}: task {task!r} scored twice")
+        for key in ("run", "mode"):
+            if rec.get(key) != cfg[key]:
+                raise ValueError(f"{path}: {key} {rec.get(key)!r} != cfg {cfg[key]!r}")
+        for key in ("meta_task", "split"):
+            if rec.get(key) != registry[task][key]:
+                raise ValueError(
+                    f"{path}: {key} {rec.get(key)!r} != registry {registry[task][key]!r}"
+                )
+        tasks[task] = {k: rec[k] for k in ("acc", "num_correct", "num_pred", "meta_task", "split")}
+    missing = sorted(set(registry) - set(tasks))
+    if missing:
+        raise ValueError(f"no score for tasks {missing}")
+    return tasks
+
+
+def run(cfg: dict, inputs, outputs) -> dict:
+    """Aggregate the task scores into the summary JSON."""
+    tasks = collect(as_list(inputs.scores), cfg)
+    agg = aggregate(
+        {t: r["acc"] for t, r in tasks.items()},
+        {t: r["meta_task"] for t, r in tasks.items()},
+        {t: r["split"] for t, r in tasks.items()},
+    )
+    summary = {"run": cfg["run"], "mode": cfg["mode"], "tasks": tasks, **agg}
+    log.info(
+        "%s/%s: overall %.4f over %d tasks", cfg["run"], cfg["mode"], agg["overall"], len(tasks)
+    )
+    write_json(outputs.summary, summary)
+    return summary
+
+
+def main(argv: list[str] | None = None):
+    """CLI entry point."""
+    return stage_main(run, argv, __doc__)
+
+
+if __name__ == "__main__":
+    main()

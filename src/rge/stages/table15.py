@@ -1,0 +1,53 @@
+"""Paper Table 15 (MMEB per dataset, then aggregates) with our runs and the paper's numbers.
+
+One column per run (from ``score_mmeb`` summaries) and one per selected paper model. A task of
+ours gets the paper's numbers in its row only when its name is an MMEB dataset name; paper
+datasets we did not score are printed as labelled reference rows; the paper's aggregates are
+paired with ours only when we scored exactly its 36 tasks.
+
+Config keys (cfg slice):
+    study (str): the config's study name, printed in the header.
+    paper_columns (list[str], default all): paper models to show, as named in the CSV header,
+        e.g. ["Baseline (Qwen2.5-VL-3B)", "RGE (Qwen2.5-VL-3B)"].
+
+Inputs:
+    summary: ``score_mmeb`` summary JSONs, one column each, in order (repeat the name).
+    paper_tasks: config/paper_numbers/table15_mmeb_per_dataset.csv.
+    paper_summary: config/paper_numbers/table15_mmeb_summary.csv.
+Outputs:
+    md, csv, tex: the table as markdown, CSV and LaTeX.
+"""
+
+from __future__ import annotations
+
+from rge.io import read_json
+from rge.report.mmeb_tables import read_csv, table15
+from rge.report.tables import write_table
+from rge.stages._cli import stage_main
+from rge.stages.score_mmeb import as_list
+
+
+def run(cfg: dict, inputs, outputs) -> dict:
+    """Render Table 15 to md, csv and tex."""
+    summaries = [read_json(p) for p in as_list(inputs.summary)]
+    paper_tasks = read_csv(inputs.paper_tasks, ["meta_task", "dataset", "split"])
+    paper_summary = read_csv(inputs.paper_summary, ["row"])
+    table = table15(
+        cfg["study"],
+        summaries,
+        paper_tasks,
+        paper_summary,
+        paper_columns=cfg.get("paper_columns"),
+        paper_files=[str(inputs.paper_tasks), str(inputs.paper_summary)],
+    )
+    write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
+    return {"rows": len(table.rows)}
+
+
+def main(argv: list[str] | None = None):
+    """CLI entry point."""
+    return stage_main(run, argv, __doc__)
+
+
+if __name__ == "__main__":
+    main()
