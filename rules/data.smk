@@ -5,7 +5,7 @@
 rule make_synthetic:
     """The synthetic benchmark, written in the exact layout of the hub repos (DESIGN §4)."""
     output:
-        root=directory("data/make_synthetic"),
+        out=directory("data/make_synthetic"),
     params:
         cfg=cfg_make_synthetic,
         io=stage_io,
@@ -22,7 +22,7 @@ rule fetch_mmeb_train:
     input:
         mirror=mirror_input,
     output:
-        subset=directory("data/fetch_mmeb_train/{subset}"),
+        out=directory("data/fetch_mmeb_train/{subset}"),
     params:
         cfg=cfg_fetch_mmeb_train,
         io=stage_io,
@@ -39,7 +39,7 @@ rule fetch_mmeb_eval:
     input:
         mirror=mirror_input,
     output:
-        task=directory("data/fetch_mmeb_eval/{task}"),
+        out=directory("data/fetch_mmeb_eval/{task}"),
     params:
         cfg=cfg_fetch_mmeb_eval,
         io=stage_io,
@@ -56,7 +56,7 @@ rule fetch_retrieval:
     input:
         mirror=mirror_input,
     output:
-        bench=directory("data/fetch_retrieval/{bench}"),
+        out=directory("data/fetch_retrieval/{bench}"),
     params:
         cfg=cfg_fetch_retrieval,
         io=stage_io,
@@ -71,9 +71,9 @@ rule fetch_retrieval:
 rule prepare_train:
     """Validated, normalised training pairs of one subset; bad rows reported with reasons."""
     input:
-        subset="data/fetch_mmeb_train/{subset}",
+        fetched="data/fetch_mmeb_train/{subset}",
     output:
-        pairs="data/prepare_train/{subset}.jsonl",
+        records="data/prepare_train/{subset}.jsonl",
         report="data/prepare_train/{subset}.report.json",
     params:
         cfg=cfg_prepare_train,
@@ -84,3 +84,20 @@ rule prepare_train:
         "data/logs/prepare_train/{subset}.log",
     shell:
         "python -m rge.stages.prepare_train --cfg {params.cfg:q} {params.io} --log {log:q}"
+
+
+rule select_cold_start:
+    """The cold-start subset (paper §3.3: 160K examples), stratified over the training subsets."""
+    input:
+        records=cold_start_inputs,
+    output:
+        selection="data/select_cold_start/selection.json",
+    params:
+        cfg=cfg_select_cold_start,
+        io=stage_io,
+    conda:
+        "../environment.yml"
+    log:
+        "data/logs/select_cold_start.log",
+    shell:
+        "python -m rge.stages.select_cold_start --cfg {params.cfg:q} {params.io} --log {log:q}"

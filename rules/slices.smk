@@ -7,8 +7,10 @@ def mirror_input(wildcards):
     return ["data/make_synthetic"] if config["benchmark"]["source"] == "synthetic" else []
 
 
-def mirror_dir():
-    return config.get("mmeb_mirror", "")
+def mirror_dir(repo):
+    """DIR/<repo> of the local mirror (laid out like the hub repo), or "" for the hub."""
+    root = config.get("mmeb_mirror", "")
+    return f"{root}/{repo}" if root else ""
 
 
 def run_config(run):
@@ -62,26 +64,17 @@ def pixels():
 
 
 def cfg_make_synthetic(wildcards):
-    tasks = config["tasks"]
-    return as_json(
-        {
-            "seed": config["seed"],
-            **config["benchmark"]["synthetic"],
-            "train_subsets": tasks["train"],
-            "eval_tasks": sorted(tasks["eval"]),
-            "retrieval": sorted(tasks["retrieval"]),
-        }
-    )
+    return as_json({"seed": config["seed"], **config["benchmark"]["synthetic"]})
 
 
 def cfg_fetch_mmeb_train(wildcards):
     bench = config["benchmark"]
     return as_json(
         {
-            "repo": bench["train_repo"],
+            "repo_id": bench["train_repo"],
             "revision": bench["train_revision"],
             "split": bench["train_split"],
-            "mirror": mirror_dir(),
+            "mirror": mirror_dir("MMEB-train"),
             "subset": wildcards.subset,
         }
     )
@@ -91,9 +84,9 @@ def cfg_fetch_mmeb_eval(wildcards):
     bench = config["benchmark"]
     return as_json(
         {
-            "repo": bench["eval_repo"],
+            "repo_id": bench["eval_repo"],
             "revision": bench["eval_revision"],
-            "mirror": mirror_dir(),
+            "mirror": mirror_dir("MMEB-eval"),
             "task": wildcards.task,
         }
     )
@@ -101,11 +94,35 @@ def cfg_fetch_mmeb_eval(wildcards):
 
 def cfg_fetch_retrieval(wildcards):
     entry = config["tasks"]["retrieval"][wildcards.bench]
-    return as_json({**entry, "mirror": mirror_dir(), "bench": wildcards.bench})
+    return as_json(
+        {
+            "repo_id": entry["repo"],
+            "revision": entry["revision"],
+            "captions_per_image": entry.get("max_captions", 5),
+            "mirror": mirror_dir(f"retrieval/{wildcards.bench}"),
+            "bench": wildcards.bench,
+        }
+    )
 
 
 def cfg_prepare_train(wildcards):
-    return as_json({"subset": wildcards.subset, "on_bad_row": config["benchmark"]["on_bad_row"]})
+    bench = config["benchmark"]
+    return as_json(
+        {
+            "subset": wildcards.subset,
+            "split": bench["train_split"],
+            "on_bad_row": bench["on_bad_row"],
+            "max_rows": bench.get("max_rows_per_subset", -1),
+        }
+    )
+
+
+def cold_start_inputs(wildcards):
+    return [f"data/prepare_train/{s}.jsonl" for s in TRAIN_SUBSETS]
+
+
+def cfg_select_cold_start(wildcards):
+    return as_json({"seed": config["seed"], "size": config["cold_start"]["size"]})
 
 
 def cfg_pretrain_backbone(wildcards):

@@ -1,0 +1,47 @@
+"""Fetch one MMEB-eval task (hub or local mirror): its parquet plus only its images.
+
+Config keys read (cfg slice):
+    repo_id (str): hub dataset id, e.g. ``TIGER-Lab/MMEB-eval``.
+    revision (str): branch/tag/commit to pin (hub only).
+    mirror (str): a local directory laid out like the repo; ``""`` = download from the hub.
+    task (str): task folder name, e.g. ``OK-VQA`` or ``SynCIRR``.
+
+Inputs: none (``mirror``, when set, is read directly).
+Outputs:
+    out: directory ``<task>/test-*.parquet`` + ``eval_images/<task>/...`` (the task's members
+        of ``images.zip``), which ``load_eval_rows(out, task)`` reads.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rge.data.hub import resolve_repo
+from rge.data.mmeb import eval_patterns, fetch_eval_task
+from rge.io import atomic_dir
+from rge.stages._cli import Paths, stage_main
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
+    """Resolve the repo, copy the task's parquet and extract its images into ``outputs.out``."""
+    task = cfg["task"]
+    repo = resolve_repo(
+        cfg["repo_id"],
+        revision=cfg.get("revision") or None,
+        mirror=cfg.get("mirror") or None,
+        allow_patterns=eval_patterns(task),
+    )
+    with atomic_dir(outputs.out) as tmp:
+        stats = fetch_eval_task(repo, task, tmp)
+    log.info("%s: %s parquet, %d images", task, stats["parquet"], stats["images"])
+    return stats
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return stage_main(run, argv, __doc__)
+
+
+if __name__ == "__main__":
+    main()

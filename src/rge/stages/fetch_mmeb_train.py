@@ -1,0 +1,48 @@
+"""Fetch one MMEB-train subset (hub or local mirror): its parquet plus its extracted images.
+
+Config keys read (cfg slice):
+    repo_id (str): hub dataset id, e.g. ``TIGER-Lab/MMEB-train``.
+    revision (str): branch/tag/commit to pin (hub only).
+    mirror (str): a local directory laid out like the repo; ``""`` = download from the hub.
+    subset (str): subset folder name, e.g. ``ImageNet_1K`` or ``SynObjects``.
+    split (str, default ``original``): parquet file prefix.
+
+Inputs: none (``mirror``, when set, is read directly).
+Outputs:
+    out: directory ``<subset>/<split>-*.parquet`` + ``images/<subset>/...`` (the zip
+        extracted), i.e. the repo layout that ``load_train_pairs(out, subset)`` reads.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rge.data.hub import resolve_repo
+from rge.data.mmeb import TRAIN_SPLIT, fetch_train_subset, train_patterns
+from rge.io import atomic_dir
+from rge.stages._cli import Paths, stage_main
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
+    """Resolve the repo, copy the subset's parquet and extract its images into ``outputs.out``."""
+    subset, split = cfg["subset"], cfg.get("split", TRAIN_SPLIT)
+    repo = resolve_repo(
+        cfg["repo_id"],
+        revision=cfg.get("revision") or None,
+        mirror=cfg.get("mirror") or None,
+        allow_patterns=train_patterns(subset, split),
+    )
+    with atomic_dir(outputs.out) as tmp:
+        stats = fetch_train_subset(repo, subset, tmp, split)
+    log.info("%s: %s parquet, %d images", subset, stats["parquet"], stats["images"])
+    return stats
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return stage_main(run, argv, __doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Fetch a Flickr30K/COCO-5K-style retrieval set (royokong layout; hub or local mirror).
+
+Config keys read (cfg slice):
+    repo_id (str): hub dataset id, e.g. ``royokong/flickr30k_test`` or ``royokong/coco_test``.
+    revision (str): branch/tag/commit to pin (hub only).
+    mirror (str): a local directory laid out like the repo; ``""`` = download from the hub.
+    bench (str): the set's name, stored in the manifest (e.g. ``flickr30k``, ``SynFlickr``).
+    captions_per_image (int, default 5): captions kept per image (COCO has some with more).
+
+Inputs: none (``mirror``, when set, is read directly).
+Outputs:
+    out: directory ``images/<i>.<ext>`` + ``retrieval.json`` (captions image-major, caption j
+        belongs to image j // captions_per_image), read by ``load_retrieval_set(out)``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rge.data.hub import resolve_repo
+from rge.data.retrieval import CAPTIONS_PER_IMAGE, fetch_retrieval, retrieval_patterns
+from rge.io import atomic_dir
+from rge.stages._cli import Paths, stage_main
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
+    """Resolve the repo and write its images and captions into ``outputs.out``."""
+    repo = resolve_repo(
+        cfg["repo_id"],
+        revision=cfg.get("revision") or None,
+        mirror=cfg.get("mirror") or None,
+        allow_patterns=retrieval_patterns(),
+    )
+    k = int(cfg.get("captions_per_image", CAPTIONS_PER_IMAGE))
+    with atomic_dir(outputs.out) as tmp:
+        manifest = fetch_retrieval(repo, tmp, name=cfg["bench"], captions_per_image=k)
+    stats = {"images": len(manifest["images"]), "captions": len(manifest["captions"])}
+    log.info("%s: %d images, %d captions", cfg["bench"], stats["images"], stats["captions"])
+    return stats
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return stage_main(run, argv, __doc__)
+
+
+if __name__ == "__main__":
+    main()
