@@ -7,6 +7,9 @@ rule pretrain_backbone:
     output:
         model=directory("data/pretrain_backbone/model"),
         probe="data/pretrain_backbone/probe.json",
+    # torch threads: Snakemake exports OMP_NUM_THREADS = threads (capped at --cores), so
+    # parallel jobs never oversubscribe the cores (spin-waiting OpenMP threads cost 30x).
+    threads: 2
     params:
         cfg=cfg_pretrain_backbone,
         io=stage_io,

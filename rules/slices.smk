@@ -134,7 +134,6 @@ def cfg_train_run(wildcards):
         {
             "run": wildcards.run,
             "seed": config["seed"],
-            "threads": config["backbone"].get("threads", 2),
             **pixels(),
             **run_config(wildcards.run),
         }
@@ -151,7 +150,6 @@ def cfg_embed_eval(wildcards):
             "batch_size": config["evaluate"]["batch_size"],
             "cache_dir": config["evaluate"].get("cache_dir") or None,
             **pixels(),
-            "threads": config["backbone"].get("threads", 2),
         }
     )
 
@@ -175,7 +173,6 @@ def cfg_score_retrieval(wildcards):
             "target_mode": wildcards.tmode,
             "batch_size": config["evaluate"]["batch_size"],
             **pixels(),
-            "threads": config["backbone"].get("threads", 2),
         }
     )
 

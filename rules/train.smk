@@ -4,12 +4,15 @@
 rule train_run:
     """Train one registry run from the backbone; resumable checkpoints, per-step log."""
     input:
-        backbone="data/pretrain_backbone/model",
+        model="data/pretrain_backbone/model",
         train=train_inputs,
     output:
         model=directory("data/train_run/{run}/model"),
-        log="data/train_run/{run}/log.jsonl",
+        train_log="data/train_run/{run}/train_log.jsonl",
         summary="data/train_run/{run}/summary.json",
+    # torch threads: Snakemake exports OMP_NUM_THREADS = threads (capped at --cores), so
+    # parallel jobs never oversubscribe the cores (spin-waiting OpenMP threads cost 30x).
+    threads: 2
     params:
         cfg=cfg_train_run,
         io=stage_io,

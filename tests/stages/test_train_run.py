@@ -1,0 +1,121 @@
+"""train_run end to end on a tiny Qwen2.5-VL and rendered scene pairs: learns, saves, resumes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rge.data.mmeb import write_train_records
+from rge.model.factory import build_tiny, load_pretrained, save_pretrained
+from rge.stages import train_run
+from rge.train.objectives import BaselineObjective
+from tests.unit.train_fakes import scene_pairs
+
+PIX = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    # the stage sets torch's global thread count (cfg ``threads``); keep other tests unaffected
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("train_run")
+    model, processor = build_tiny({}, seed=0, **PIX)
+    save_pretrained(model, processor, root / "backbone")
+    pairs = scene_pairs(root / "images", 16, negs=True)
+    files = []
+    for subset in ("left", "right"):  # two prepared files, as two training subsets
+        files.append(root / f"{subset}.jsonl")
+        write_train_records(files[-1], [p for p in pairs if p.subset == subset])
+    return {"root": root, "files": files}
+
+
+def _argv(setup: dict, out: Path, **cfg) -> list[str]:
+    cfg = {**PIX, "batch_size": 4, "max_steps": 5, "lr": 2e-3, "warmup_steps": 2, "seed": 1,
+           "checkpoint_every": 2, "threads": 1, "progress": False, **cfg}  # fmt: skip
+    argv = ["--cfg", json.dumps(cfg), "--input", f"model={setup['root'] / 'backbone'}"]
+    argv += [f"--input=train={f}" for f in setup["files"]]
+    for name, rel in (("model", "model"), ("train_log", "log.jsonl"), ("summary", "summary.json")):
+        argv.append(f"--output={name}={out / rel}")
+    return argv
+
+
+def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(model_dir / "model.safetensors")
+
+
+def test_trains_saves_and_reloads(setup, tmp_path):
+    summary = train_run.main(_argv(setup, tmp_path, use_negatives=True))
+    rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+    assert all(math.isfinite(r["loss"]) and r["con"] == r["loss"] for r in rows)
+    assert all(r["candidates"] == 8 for r in rows)  # 4 positives + 4 hard negatives
+    assert len({r["subset"] for r in rows}) == 2 and rows[0]["lr"] < rows[1]["lr"]  # warm-up
+    assert summary["steps"] == 5 and summary["ln_batch"] == pytest.approx(math.log(4))
+    assert summary["ln_candidates"] == pytest.approx(math.log(8))
+    assert summary["pairs"] == 16 and summary["pairs_per_subset"] == {"left": 8, "right": 8}
+    assert (
+        json.loads((tmp_path / "summary.json").read_text())["final_loss"] == summary["final_loss"]
+    )
+    assert not train_run.work_dir_for(tmp_path / "model").exists()
+
+    before, after = _weights(setup["root"] / "backbone"), _weights(tmp_path / "model")
+    unchanged = sorted(k for k in before if torch.equal(before[k], after[k]))
+    # the baseline never calls the LM head (no LM loss), everything else must have moved
+    assert unchanged == ["lm_head.weight"]
+    model, _ = load_pretrained(str(tmp_path / "model"), **PIX)
+    assert torch.equal(model.state_dict()["lm_head.weight"], after["lm_head.weight"])
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_killed_run_resumes_to_the_same_weights(setup, tmp_path, monkeypatch):
+    train_run.main(_argv(setup, tmp_path / "full"))
+
+    real, calls = BaselineObjective.__call__, [0]
+
+    def dying(self, *args):
+        calls[0] += 1
+        if calls[0] == 4:  # dies during step 4: checkpoint at step 2, log rows 1-3 on disk
+            raise _Killed
+        return real(self, *args)
+
+    # patch the method, not the object: the resume fingerprint names the objective's class
+    monkeypatch.setattr(BaselineObjective, "__call__", dying)
+    with pytest.raises(_Killed):
+        train_run.main(_argv(setup, tmp_path / "cut"))
+    work = train_run.work_dir_for(tmp_path / "cut" / "model")
+    assert (work / "checkpoints" / "step-00000002").is_dir()
+    assert not (tmp_path / "cut" / "model").exists()
+    monkeypatch.setattr(BaselineObjective, "__call__", real)
+    summary = train_run.main(_argv(setup, tmp_path / "cut"))
+
+    assert summary["resumed_from_step"] == 2 and summary["steps"] == 5
+    full, cut = _weights(tmp_path / "full" / "model"), _weights(tmp_path / "cut" / "model")
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+    losses = [
+        [json.loads(r)["loss"] for r in (tmp_path / d / "log.jsonl").read_text().splitlines()]
+        for d in ("full", "cut")
+    ]
+    assert losses[0] == losses[1] and len(losses[0]) == 5
+
+
+def test_missing_pixels_key_is_named(setup, tmp_path):
+    argv = _argv(setup, tmp_path)
+    cfg = json.loads(argv[1])
+    del cfg["max_pixels"]
+    argv[1] = json.dumps(cfg)
+    with pytest.raises(KeyError, match="max_pixels"):
+        train_run.main(argv)
