@@ -6,7 +6,7 @@ rule pretrain_backbone:
     """The backbone every run starts from, and its perception-probe report."""
     output:
         model=directory("data/pretrain_backbone/model"),
-        probe="data/pretrain_backbone/probe.json",
+        report="data/pretrain_backbone/probe.json",
     # torch threads: Snakemake exports OMP_NUM_THREADS = threads (capped at --cores), so
     # parallel jobs never oversubscribe the cores (spin-waiting OpenMP threads cost 30x).
     threads: 2
