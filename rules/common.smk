@@ -2,6 +2,7 @@
 # Rules call the named functions below; no lambdas, no logic inside rules.
 
 import json
+import os
 import re
 import shlex
 
@@ -52,6 +53,11 @@ def stage_io(wildcards, input, output):
             for path in [value] if isinstance(value, str) else value:
                 args.append(f"{flag} {shlex.quote(f'{name}={path}')}")
     return " ".join(args)
+
+
+def repo_file(path):
+    """A file shipped in this repository (e.g. the paper's numbers), whatever the working directory."""
+    return os.path.join(workflow.basedir, path)
 
 
 def as_json(obj):

@@ -6,8 +6,8 @@ rule table2:
     """Paper Table 2 layout: meta-task, IND/OOD and overall scores per run."""
     input:
         summary=table2_inputs,
-        paper="config/paper_numbers/table02_mmeb_main.csv",
-        paper_tasks="config/paper_numbers/table15_mmeb_per_dataset.csv",
+        paper=repo_file("config/paper_numbers/table02_mmeb_main.csv"),
+        paper_tasks=repo_file("config/paper_numbers/table15_mmeb_per_dataset.csv"),
     output:
         md="data/table2/table2_mmeb_main.md",
         csv="data/table2/table2_mmeb_main.csv",
@@ -27,8 +27,8 @@ rule table15:
     """Paper Table 15 layout: per-task scores per run."""
     input:
         summary=table15_inputs,
-        paper_tasks="config/paper_numbers/table15_mmeb_per_dataset.csv",
-        paper_summary="config/paper_numbers/table15_mmeb_summary.csv",
+        paper_tasks=repo_file("config/paper_numbers/table15_mmeb_per_dataset.csv"),
+        paper_summary=repo_file("config/paper_numbers/table15_mmeb_summary.csv"),
     output:
         md="data/table15/table15_mmeb_per_dataset.md",
         csv="data/table15/table15_mmeb_per_dataset.csv",

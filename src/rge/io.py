@@ -61,7 +61,9 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def write_jsonl(path: str | os.PathLike, rows: list[dict]) -> None:
     """Write one JSON object per line atomically."""
-    write_text(path, "".join(json.dumps(r, sort_keys=True, default=_json_default) + "\n" for r in rows))
+    write_text(
+        path, "".join(json.dumps(r, sort_keys=True, default=_json_default) + "\n" for r in rows)
+    )
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def snakemake(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def snakemake(
+    *args: str, cwd: Path | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run snakemake with ROOT's Snakefile; the venv's bin first on PATH (stages use `python`)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args]

@@ -55,7 +55,9 @@ def test_unknown_key_fails_before_any_job_and_names_it():
 
 def test_bad_value_fails_and_names_it(tmp_path):
     bad = tmp_path / "bad.yaml"
-    text = (ROOT / "config/smoke.yaml").read_text().replace("on_bad_row: raise", "on_bad_row: ignore")
+    text = (
+        (ROOT / "config/smoke.yaml").read_text().replace("on_bad_row: raise", "on_bad_row: ignore")
+    )
     assert text != (ROOT / "config/smoke.yaml").read_text()
     bad.write_text(text)
     proc = snakemake("-n", "--configfile", str(bad))

@@ -75,7 +75,7 @@ def _header(study: str, summaries: Sequence[dict], paper_files: Sequence[str]) -
     runs = ", ".join(run_label(s) for s in summaries)
     return [
         f"Config (study): `{study}`; runs: {runs}",
-        f"Paper numbers: {PAPER}, from {', '.join(paper_files)}",
+        f"Paper numbers: {PAPER}, from config/paper_numbers/ ({', '.join(paper_files)})",
         "Precision@1 in %; overall = unweighted mean over tasks.",
     ]
 

@@ -78,7 +78,9 @@ def setup_logging(log: Path | None) -> None:
     )
 
 
-def stage_main(run: Callable[[dict, Paths, Paths], Any], argv: list[str] | None, doc: str = "") -> Any:
+def stage_main(
+    run: Callable[[dict, Paths, Paths], Any], argv: list[str] | None, doc: str = ""
+) -> Any:
     """Parse argv, set up logging and call ``run(cfg, inputs, outputs)``."""
     cfg, inputs, outputs, log = parse(argv, doc)
     setup_logging(log)

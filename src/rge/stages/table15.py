@@ -20,6 +20,8 @@ Outputs:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rge.io import read_json
 from rge.report.mmeb_tables import read_csv, table15
 from rge.report.tables import write_table
@@ -38,7 +40,7 @@ def run(cfg: dict, inputs, outputs) -> dict:
         paper_tasks,
         paper_summary,
         paper_columns=cfg.get("paper_columns"),
-        paper_files=[str(inputs.paper_tasks), str(inputs.paper_summary)],
+        paper_files=[Path(inputs.paper_tasks).name, Path(inputs.paper_summary).name],
     )
     write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
     return {"rows": len(table.rows)}

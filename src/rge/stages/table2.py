@@ -19,6 +19,8 @@ Outputs:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rge.io import read_json
 from rge.report.mmeb_tables import T2_COLUMNS, read_csv, table2
 from rge.report.tables import write_table
@@ -37,7 +39,7 @@ def run(cfg: dict, inputs, outputs) -> dict:
         paper_rows,
         paper_tasks,
         pairs=cfg.get("pairs") or {},
-        paper_file=str(inputs.paper),
+        paper_file=Path(inputs.paper).name,
     )
     write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
     return {"rows": len(table.rows)}

@@ -1,0 +1,113 @@
+"""pretrain_backbone end to end: the tiny branch (pretrain + probe) and the hub branch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rge.io import read_json
+from rge.model.factory import emb_token_id, load_pretrained, save_pretrained
+from rge.stages.pretrain_backbone import main
+from tests.unit.tiny_model import MAX_PIXELS, MIN_PIXELS, SMALL_SPEC, small_model
+
+SMOKE_PRETRAIN = {
+    "warmup_steps": 4,
+    "warmup_lr": 0.01,
+    "warmup_batch": 4,
+    "caption_steps": 6,
+    "caption_batch": 4,
+    "caption_lr_vision": 0.003,
+    "caption_lr_text": 0.002,
+    "caption_warmup": 2,
+    "probe_scenes": 6,
+    "probe_batch": 4,
+    "probe_max_new_tokens": 12,
+    "probe_threshold": 0.9,
+}
+
+
+def _cfg(**over):
+    cfg = {
+        "source": "tiny",
+        "seed": 0,
+        "min_pixels": MIN_PIXELS,
+        "max_pixels": MAX_PIXELS,
+        "threads": 2,
+        "tiny": SMALL_SPEC,
+        "pretrain": SMOKE_PRETRAIN,
+    }
+    return {**cfg, **over}
+
+
+def _run(tmp_path, cfg, name="out"):
+    out = tmp_path / name
+    main(
+        [
+            "--cfg",
+            json.dumps(cfg),
+            "--output",
+            f"model={out}/model",
+            "--output",
+            f"report={out}/report.json",
+            "--log",
+            str(out / "log.txt"),
+        ]
+    )
+    return out
+
+
+def test_tiny_branch_writes_model_and_probe_report(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = _run(tmp_path, _cfg())
+    report = read_json(out / "report.json")
+    assert report["source"] == "tiny"
+    acc = report["probe"]["accuracy"]
+    assert set(acc) == {"left_color", "left_shape", "right_color", "right_shape"}
+    assert all(0.0 <= v <= 1.0 for v in acc.values())
+    assert report["probe"]["n_scenes"] == 6 and len(report["probe"]["examples"]) == 5
+    assert report["passed"] == (min(acc.values()) >= 0.9)
+    assert report["warmup"]["steps"] == 4 and report["caption"]["steps"] == 6
+    assert set(report["seconds"]) >= {"warmup", "caption", "probe", "total"}
+    model, proc = load_pretrained(str(out / "model"), min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
+    assert model.config.emb_token_id == emb_token_id(proc)
+    assert report["params"] == sum(p.numel() for p in model.parameters())
+    # an untrained-in-6-steps backbone cannot pass: the loud warning and passed=false
+    assert report["passed"] is False
+    assert "PERCEPTION PROBE BELOW THRESHOLD" in (out / "log.txt").read_text()
+
+
+def test_tiny_branch_is_deterministic(tmp_path):
+    a = read_json(_run(tmp_path, _cfg(), "a") / "report.json")
+    b = read_json(_run(tmp_path, _cfg(), "b") / "report.json")
+    for key in ("warmup", "caption"):
+        a[key].pop("seconds"), b[key].pop("seconds")
+        assert a[key] == b[key]
+    assert a["probe"] == b["probe"]
+
+
+def test_hub_branch_on_a_local_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model, proc = small_model(seed=9)
+    save_pretrained(model, proc, tmp_path / "ckpt")
+    cfg = {
+        "source": "hub",
+        "name": str(tmp_path / "ckpt"),
+        "revision": "none",
+        "dtype": "float32",
+        "min_pixels": MIN_PIXELS,
+        "max_pixels": MAX_PIXELS,
+    }
+    out = _run(tmp_path, cfg)
+    report = read_json(out / "report.json")
+    assert report["source"] == "hub" and report["probe"] is None and report["passed"] is None
+    assert "no perception probe" in report["note"]
+    again, proc2 = load_pretrained(str(out / "model"), min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
+    assert emb_token_id(proc2) == emb_token_id(proc) == report["emb_token_id"]
+    sd1, sd2 = model.state_dict(), again.state_dict()
+    assert all((sd1[k] == sd2[k]).all() for k in sd1)
+
+
+def test_unknown_source_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="backbone.source"):
+        _run(tmp_path, _cfg(source="cloud"))
