@@ -4,6 +4,8 @@
 
 rule pretrain_backbone:
     """The backbone every run starts from, and its perception-probe report."""
+    input:
+        scenes=synthetic_scenes,
     output:
         model=directory("data/pretrain_backbone/model"),
         report="data/pretrain_backbone/probe.json",

@@ -7,6 +7,13 @@ def mirror_input(wildcards):
     return ["data/make_synthetic"] if config["benchmark"]["source"] == "synthetic" else []
 
 
+def synthetic_scenes(wildcards):
+    """The synthetic benchmark whose own training images the tiny backbone is pretrained on."""
+    if config["backbone"]["source"] == "tiny" and config["benchmark"]["source"] == "synthetic":
+        return ["data/make_synthetic"]
+    return []
+
+
 def mirror_dir(repo):
     """DIR/<repo> of the local mirror (laid out like the hub repo), or "" for the hub."""
     root = config.get("mmeb_mirror", "")

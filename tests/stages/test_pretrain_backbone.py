@@ -111,3 +111,37 @@ def test_hub_branch_on_a_local_dir(tmp_path, monkeypatch):
 def test_unknown_source_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="backbone.source"):
         _run(tmp_path, _cfg(source="cloud"))
+
+
+def test_pretrains_on_the_benchmarks_own_scenes(tmp_path):
+    from rge.data.synthetic import write_benchmark
+    from rge.stages.pretrain_backbone import scene_pools
+
+    bench = tmp_path / "bench"
+    write_benchmark(bench, seed=0, train_rows=6, eval_rows=4, num_candidates=4, retrieval_images=3)
+    train_pool, probe_pool = scene_pools(bench)
+    assert train_pool and probe_pool
+    out = tmp_path / "out"
+    main(
+        [
+            "--cfg",
+            json.dumps(_cfg()),
+            "--input",
+            f"scenes={bench}",
+            "--output",
+            f"model={out}/model",
+            "--output",
+            f"report={out}/report.json",
+        ]
+    )
+    report = read_json(out / "report.json")
+    assert report["scenes"] == "benchmark"
+    assert report["train_scenes"] == len(train_pool)
+    assert report["probe"]["n_scenes"] == min(6, len(probe_pool))
+
+
+def test_scene_pools_name_a_folder_without_sidecars(tmp_path):
+    from rge.stages.pretrain_backbone import scene_pools
+
+    with pytest.raises(FileNotFoundError, match="scenes/train"):
+        scene_pools(tmp_path)

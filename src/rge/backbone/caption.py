@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -49,6 +50,7 @@ def caption_pretrain(
     seed: int,
     prompt: str = CAPTION_PROMPT,
     image_size: int = 112,
+    pool: Sequence[dict] | None = None,
 ) -> dict:
     """Train the whole model on scene descriptions for ``steps``; return loss statistics."""
     torch.manual_seed(seed)
@@ -61,7 +63,7 @@ def caption_pretrain(
     t0, ema, first = time.perf_counter(), None, None
     bar = tqdm(range(steps), desc="captioning", mininterval=2.0)
     for _ in bar:
-        batch, imgs = scene_images(rng, batch_size, image_size)
+        batch, imgs = scene_images(rng, batch_size, image_size, pool)
         items = [Item(f"{IMAGE_TOKEN} {prompt}", f"s{i}") for i in range(batch_size)]
         inputs = build_batch(
             processor, items, [describe_scene(s) for s in batch], load_image=imgs.__getitem__

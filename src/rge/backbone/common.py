@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -11,9 +12,18 @@ import torch
 from rge.data import scenes
 
 
-def scene_images(rng: random.Random, n: int, image_size: int) -> tuple[list[dict], dict[str, Any]]:
-    """Draw ``n`` fresh scenes; return them and a key -> rendered image map (keys 's0', 's1', ...)."""
-    batch = [scenes.sample_scene(rng) for _ in range(n)]
+def scene_images(
+    rng: random.Random, n: int, image_size: int, pool: Sequence[dict] | None = None
+) -> tuple[list[dict], dict[str, Any]]:
+    """Draw ``n`` scenes (fresh ones, or from ``pool``); return them and a key -> image map.
+
+    Keys are 's0', 's1', ...; images are rendered from the scene metadata, so a pool of the
+    benchmark's sidecar scenes reproduces the benchmark's own images.
+    """
+    if pool:
+        batch = [rng.choice(pool) for _ in range(n)]
+    else:
+        batch = [scenes.sample_scene(rng) for _ in range(n)]
     return batch, {f"s{i}": scenes.render_scene(s, image_size) for i, s in enumerate(batch)}
 
 

@@ -4,13 +4,14 @@ scored per attribute (left/right colour and shape)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from rge.backbone.common import scene_images
 from rge.data.records import IMAGE_TOKEN, Item
-from rge.data.scenes import ATTRIBUTES, parse_description, scene_attributes
+from rge.data.scenes import ATTRIBUTES, parse_description, render_scene, scene_attributes
 from rge.model.chat import build_batch
 from rge.model.factory import emb_token_id
 
@@ -57,14 +58,27 @@ def perception_probe(
     max_new_tokens: int = 24,
     n_examples: int = 5,
     image_size: int = 112,
+    pool: Sequence[dict] | None = None,
 ) -> dict:
-    """Describe ``n_scenes`` held-out scenes; return accuracy per attribute and a few examples."""
+    """Describe ``n_scenes`` held-out scenes; return accuracy per attribute and a few examples.
+
+    Held-out scenes are fresh draws from ``seed`` or, with ``pool`` (e.g. the benchmark's
+    evaluation scenes), ``n_scenes`` distinct scenes of the pool (all of it if smaller).
+    """
     model.eval()
     rng = random.Random(seed)
+    if pool:
+        n_scenes = min(n_scenes, len(pool))
+        pool = rng.sample(list(pool), n_scenes)
     hits = dict.fromkeys(ATTRIBUTES, 0)
     examples = []
     for start in range(0, n_scenes, batch_size):
-        batch, imgs = scene_images(rng, min(batch_size, n_scenes - start), image_size)
+        n = min(batch_size, n_scenes - start)
+        if pool:
+            batch = pool[start : start + n]
+            imgs = {f"s{i}": render_scene(sc, image_size) for i, sc in enumerate(batch)}
+        else:
+            batch, imgs = scene_images(rng, n, image_size)
         items = [Item(f"{IMAGE_TOKEN} {prompt}", f"s{i}") for i in range(len(batch))]
         texts = generate(
             model, processor, items, max_new_tokens=max_new_tokens, load_image=imgs.__getitem__

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -54,6 +55,7 @@ def vision_warmup(
     batch_size: int,
     seed: int,
     image_size: int = 112,
+    pool: Sequence[dict] | None = None,
     ramp_steps: int = 30,
     min_lr_ratio: float = 0.05,
 ) -> dict:
@@ -76,7 +78,7 @@ def vision_warmup(
     t0, acc, loss_val = time.perf_counter(), 0.0, None
     bar = tqdm(range(steps), desc="vision warm-up", mininterval=2.0)
     for _ in bar:
-        batch, imgs = scene_images(rng, batch_size, image_size)
+        batch, imgs = scene_images(rng, batch_size, image_size, pool)
         feats = side_means(model, processor, [imgs[f"s{i}"] for i in range(batch_size)])
         loss, hits = 0.0, 0.0
         for side, feat in zip(scenes.SIDES, feats, strict=True):

@@ -28,12 +28,16 @@ Config keys read (the ``backbone`` slice):
         probe_batch (64), probe_max_new_tokens (24), probe_examples (5)
         image_size (112), prompt (rge.backbone.caption.CAPTION_PROMPT)
 
-Inputs: none (scenes are drawn from the seed).
+Inputs: ``scenes`` (optional): the ``make_synthetic`` output. When given, pretraining draws from
+the benchmark's own training scenes (``scenes/train/*.jsonl``) and the probe describes its
+evaluation scenes (``scenes/eval/*.jsonl``, held out from training); without it both draw fresh
+scenes from the seed.
 Outputs: ``model`` (directory, safetensors + processor), ``report`` (JSON).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -42,6 +46,7 @@ from rge.backbone.caption import CAPTION_PROMPT, caption_pretrain
 from rge.backbone.common import set_threads
 from rge.backbone.probe import perception_probe
 from rge.backbone.warmup import vision_warmup
+from rge.data.synthetic import read_sidecar
 from rge.io import write_json
 from rge.model.factory import build_tiny, load_pretrained, save_pretrained
 from rge.stages._cli import Paths, stage_main
@@ -75,7 +80,24 @@ def run_hub(cfg: dict, model_dir: Path) -> dict:
     }
 
 
-def run_tiny(cfg: dict, model_dir: Path) -> dict:
+def scene_pools(root: Path | None) -> tuple[list[dict] | None, list[dict] | None]:
+    """Unique training and evaluation scenes of the synthetic benchmark at ``root`` (or None)."""
+    if root is None:
+        return None, None
+    pools = []
+    for split in ("train", "eval"):
+        files = sorted((Path(root) / "scenes" / split).glob("*.jsonl"))
+        if not files:
+            raise FileNotFoundError(f"{root}/scenes/{split}: no scene sidecar (*.jsonl)")
+        unique = {}
+        for f in files:
+            for rec in read_sidecar(f).values():
+                unique.setdefault(json.dumps(rec["scene"], sort_keys=True), rec["scene"])
+        pools.append([unique[k] for k in sorted(unique)])
+    return pools[0], pools[1]
+
+
+def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dict:
     """Build, pretrain and probe the tiny backbone; save it; return the report."""
     pre, seed = cfg.get("pretrain", {}), int(cfg.get("seed", 0))
     size, prompt = int(pre.get("image_size", 112)), pre.get("prompt", CAPTION_PROMPT)
@@ -87,6 +109,7 @@ def run_tiny(cfg: dict, model_dir: Path) -> dict:
         max_pixels=int(cfg["max_pixels"]),
     )
     times["build"] = time.perf_counter() - t0
+    train_pool, probe_pool = scene_pools(scenes_root)
     warm = vision_warmup(
         model,
         processor,
@@ -97,6 +120,7 @@ def run_tiny(cfg: dict, model_dir: Path) -> dict:
         image_size=size,
         ramp_steps=int(pre.get("warmup_ramp", 30)),
         min_lr_ratio=float(pre.get("warmup_min_lr_ratio", 0.05)),
+        pool=train_pool,
     )
     cap = caption_pretrain(
         model,
@@ -110,6 +134,7 @@ def run_tiny(cfg: dict, model_dir: Path) -> dict:
         seed=seed + 2,
         prompt=prompt,
         image_size=size,
+        pool=train_pool,
     )
     times["warmup"], times["caption"] = warm["seconds"], cap["seconds"]
     t1 = time.perf_counter()
@@ -123,6 +148,7 @@ def run_tiny(cfg: dict, model_dir: Path) -> dict:
         max_new_tokens=int(pre.get("probe_max_new_tokens", 24)),
         n_examples=int(pre.get("probe_examples", 5)),
         image_size=size,
+        pool=probe_pool,
     )
     times["probe"] = time.perf_counter() - t1
     save_pretrained(model, processor, model_dir)
@@ -132,6 +158,8 @@ def run_tiny(cfg: dict, model_dir: Path) -> dict:
     return {
         "source": "tiny",
         "seed": seed,
+        "scenes": "benchmark" if train_pool else "fresh",
+        "train_scenes": len(train_pool) if train_pool else None,
         "params": sum(p.numel() for p in model.parameters()),
         "tiny": cfg.get("tiny", {}),
         "pretrain": pre,
@@ -151,7 +179,10 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     if source not in ("tiny", "hub"):
         raise ValueError(f"backbone.source must be 'tiny' or 'hub', got {source!r}")
     set_threads(cfg.get("threads"))
-    report = run_tiny(cfg, outputs.model) if source == "tiny" else run_hub(cfg, outputs.model)
+    if source == "tiny":
+        report = run_tiny(cfg, outputs.model, inputs.get("scenes"))
+    else:
+        report = run_hub(cfg, outputs.model)
     if report["passed"] is False:
         log.warning(
             "!!! PERCEPTION PROBE BELOW THRESHOLD %.2f on %s: %s — the backbone may not see well "
