@@ -1,0 +1,47 @@
+"""The on-disk form of oracle rationales: one JSONL row per MMEB-train row.
+
+Row schema (every backend writes exactly these keys)::
+
+    {"key": "<subset>/<row>",        # the TrainPair key the rationale belongs to
+     "subset": "<subset>",
+     "rationale": "<text, no <emb>>",
+     "backend": "scene" | "hf" | "vllm",
+     "model": "<model id or path>", "revision": "<revision or null>",
+     "prompt_id": "<template id>", "prompt_hash": "<sha256 of the rendered template>",
+     "sampling": {...},              # backend sampling parameters (temperature, max tokens, ...)
+     "seed": <int>}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from rge.io import read_jsonl
+
+FIELDS = (
+    "key",
+    "subset",
+    "rationale",
+    "backend",
+    "model",
+    "revision",
+    "prompt_id",
+    "prompt_hash",
+    "sampling",
+    "seed",
+)
+
+
+def read_rationales(paths: Iterable[str | os.PathLike]) -> dict[str, str]:
+    """{row key: rationale} from rationale JSONL files; a duplicate key or a missing field raises."""
+    out: dict[str, str] = {}
+    for path in paths:
+        for lineno, row in enumerate(read_jsonl(path), 1):
+            missing = [f for f in FIELDS if f not in row]
+            if missing:
+                raise ValueError(f"{path}:{lineno}: rationale row lacks {missing}")
+            if row["key"] in out:
+                raise ValueError(f"{path}:{lineno}: duplicate rationale for {row['key']!r}")
+            out[row["key"]] = row["rationale"]
+    return out
