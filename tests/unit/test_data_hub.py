@@ -62,3 +62,19 @@ def test_hub_branch_calls_snapshot_download(monkeypatch, tmp_path, mirror):
 def test_patterns():
     assert train_patterns("CIRR") == ["CIRR/original-*.parquet", "images_zip/CIRR.zip"]
     assert train_patterns("CIRR", "diverse_instruction")[0] == "CIRR/diverse_instruction-*.parquet"
+
+
+def test_provenance_records_the_resolved_commit(tmp_path):
+    from rge.data.hub import provenance
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    local = tmp_path / "snapshots" / sha
+    got = provenance("TIGER-Lab/MMEB-eval", "main", None, local)
+    assert got == {
+        "repo_id": "TIGER-Lab/MMEB-eval",
+        "revision_requested": "main",
+        "resolved_commit": sha,
+        "mirror": None,
+    }
+    mirrored = provenance("TIGER-Lab/MMEB-eval", "main", str(tmp_path), tmp_path)
+    assert mirrored["resolved_commit"] is None and mirrored["mirror"] == str(tmp_path)

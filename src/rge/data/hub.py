@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -63,3 +64,19 @@ def _check_mirror(mirror: Path, patterns: list[str]) -> Path:
             raise FileNotFoundError(f"mirror {mirror} has no file matching {pattern!r}")
     log.info("using mirror %s", mirror)
     return mirror
+
+
+def provenance(repo_id: str, revision: str | None, mirror: str | None, local: Path) -> dict:
+    """Where a fetched copy came from; the hub cache path ends in the resolved commit SHA.
+
+    Written next to every fetched subset/task/bench (``source.json``) so a run made with
+    ``revision: main`` can be pinned afterwards to the commit it actually read.
+    """
+    name = Path(local).name
+    commit = name if re.fullmatch(r"[0-9a-f]{40}", name) else None
+    return {
+        "repo_id": repo_id,
+        "revision_requested": revision,
+        "resolved_commit": None if mirror else commit,
+        "mirror": str(mirror) if mirror else None,
+    }

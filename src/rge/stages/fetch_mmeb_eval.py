@@ -7,7 +7,8 @@ Config keys read (cfg slice):
     task (str): task folder name, e.g. ``OK-VQA`` or ``SynCIRR``.
 
 Inputs: none (``mirror``, when set, is read directly).
-Outputs:
+Outputs (each fetched folder also holds ``source.json``: repo, requested revision, the
+resolved hub commit or the mirror it was read from):
     out: directory ``<task>/test-*.parquet`` + ``eval_images/<task>/...`` (the task's members
         of ``images.zip``), which ``load_eval_rows(out, task)`` reads.
 """
@@ -16,9 +17,9 @@ from __future__ import annotations
 
 import logging
 
-from rge.data.hub import resolve_repo
+from rge.data.hub import provenance, resolve_repo
 from rge.data.mmeb import eval_patterns, fetch_eval_task
-from rge.io import atomic_dir
+from rge.io import atomic_dir, write_json
 from rge.stages._cli import Paths, stage_main
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,11 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
         mirror=cfg.get("mirror") or None,
         allow_patterns=eval_patterns(task),
     )
+    source = provenance(
+        cfg["repo_id"], cfg.get("revision") or None, cfg.get("mirror") or None, repo
+    )
     with atomic_dir(outputs.out) as tmp:
+        write_json(tmp / "source.json", source)
         stats = fetch_eval_task(repo, task, tmp)
     log.info("%s: %s parquet, %d images", task, stats["parquet"], stats["images"])
     return stats

@@ -8,7 +8,8 @@ Config keys read (cfg slice):
     split (str, default ``original``): parquet file prefix.
 
 Inputs: none (``mirror``, when set, is read directly).
-Outputs:
+Outputs (each fetched folder also holds ``source.json``: repo, requested revision, the
+resolved hub commit or the mirror it was read from):
     out: directory ``<subset>/<split>-*.parquet`` + ``images/<subset>/...`` (the zip
         extracted), i.e. the repo layout that ``load_train_pairs(out, subset)`` reads.
 """
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 import logging
 
-from rge.data.hub import resolve_repo
+from rge.data.hub import provenance, resolve_repo
 from rge.data.mmeb import TRAIN_SPLIT, fetch_train_subset, train_patterns
-from rge.io import atomic_dir
+from rge.io import atomic_dir, write_json
 from rge.stages._cli import Paths, stage_main
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,11 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
         mirror=cfg.get("mirror") or None,
         allow_patterns=train_patterns(subset, split),
     )
+    source = provenance(
+        cfg["repo_id"], cfg.get("revision") or None, cfg.get("mirror") or None, repo
+    )
     with atomic_dir(outputs.out) as tmp:
+        write_json(tmp / "source.json", source)
         stats = fetch_train_subset(repo, subset, tmp, split)
     log.info("%s: %s parquet, %d images", subset, stats["parquet"], stats["images"])
     return stats

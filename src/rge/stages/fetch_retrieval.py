@@ -8,7 +8,8 @@ Config keys read (cfg slice):
     captions_per_image (int, default 5): captions kept per image (COCO has some with more).
 
 Inputs: none (``mirror``, when set, is read directly).
-Outputs:
+Outputs (each fetched folder also holds ``source.json``: repo, requested revision, the
+resolved hub commit or the mirror it was read from):
     out: directory ``images/<i>.<ext>`` + ``retrieval.json`` (captions image-major, caption j
         belongs to image j // captions_per_image), read by ``load_retrieval_set(out)``.
 """
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 import logging
 
-from rge.data.hub import resolve_repo
+from rge.data.hub import provenance, resolve_repo
 from rge.data.retrieval import CAPTIONS_PER_IMAGE, fetch_retrieval, retrieval_patterns
-from rge.io import atomic_dir
+from rge.io import atomic_dir, write_json
 from rge.stages._cli import Paths, stage_main
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,11 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
         allow_patterns=retrieval_patterns(),
     )
     k = int(cfg.get("captions_per_image", CAPTIONS_PER_IMAGE))
+    source = provenance(
+        cfg["repo_id"], cfg.get("revision") or None, cfg.get("mirror") or None, repo
+    )
     with atomic_dir(outputs.out) as tmp:
+        write_json(tmp / "source.json", source)
         manifest = fetch_retrieval(repo, tmp, name=cfg["bench"], captions_per_image=k)
     stats = {"images": len(manifest["images"]), "captions": len(manifest["captions"])}
     log.info("%s: %d images, %d captions", cfg["bench"], stats["images"], stats["captions"])
