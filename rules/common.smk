@@ -41,6 +41,7 @@ wildcard_constraints:
     bench="|".join(map(re.escape, BENCHES)),
     run="|".join(map(re.escape, RUNS)),
     mode="direct|reasoning",
+    shard=r"\d+",
     qmode="direct|reasoning",
     tmode="direct|reasoning",
 

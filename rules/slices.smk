@@ -14,6 +14,21 @@ def synthetic_scenes(wildcards):
     return []
 
 
+def rationale_scenes(wildcards):
+    """The scene sidecars of the synthetic benchmark (the `scene` backend reads them)."""
+    return ["data/make_synthetic"] if config["rationales"]["backend"] == "scene" else []
+
+
+def rationale_model(wildcards):
+    """The oracle model: the backbone for `hf` (a local VLM), nothing for `scene`/`vllm` (hub id)."""
+    return ["data/pretrain_backbone/model"] if config["rationales"]["backend"] == "hf" else []
+
+
+def rationale_shards(wildcards):
+    n = config["rationales"]["num_shards"]
+    return [f"data/oracle_rationales/{wildcards.subset}/{i}.jsonl" for i in range(n)]
+
+
 def mirror_dir(repo):
     """DIR/<repo> of the local mirror (laid out like the hub repo), or "" for the hub."""
     root = config.get("mmeb_mirror", "")
@@ -191,3 +206,23 @@ def cfg_table2(wildcards):
 def cfg_table15(wildcards):
     columns = config["report"]["table15"].get("paper_columns")
     return as_json({"study": config["study"], **({"paper_columns": columns} if columns else {})})
+
+
+def cfg_oracle_rationales(wildcards):
+    r = config["rationales"]
+    return as_json(
+        {
+            "subset": wildcards.subset,
+            "shard": int(wildcards.shard),
+            "num_shards": r["num_shards"],
+            "backend": r["backend"],
+            "seed": config["seed"],
+            "batch_size": r["batch_size"],
+            "settings": r.get("settings", {}),
+        }
+    )
+
+
+def cfg_check_rationales(wildcards):
+    r = config["rationales"]
+    return as_json({"subset": wildcards.subset, "fail_on_bad": r["fail_on_bad"]})

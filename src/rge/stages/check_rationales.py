@@ -1,0 +1,124 @@
+"""Merge and check the oracle-rationale shards of one training subset.
+
+The shards must hold exactly one row per prepared record of the subset (a missing, extra or
+duplicated key stops the stage, naming the keys). Every rationale is checked for emptiness,
+length (> max_words words), forbidden phrases (the prompt file's list) and garbled output;
+bad ones are counted, listed in the report and kept in the merged file (never dropped
+silently). With ``fail_on_bad`` the stage fails after writing the report if any is bad.
+
+Config keys read (cfg slice):
+    subset (str): the training subset.
+    max_words (int, default: the prompt file's max_words): the word limit.
+    fail_on_bad (bool, default false): fail when any rationale has an issue.
+    n_examples (int, default 20): bad rows listed in the report.
+
+Inputs:
+    records: the subset's ``prepare_train`` records JSONL.
+    shards: the ``oracle_rationales`` shard files of the subset (one or more).
+    prompts: the oracle prompt file (forbidden phrases, word limit).
+Outputs:
+    rationales: merged JSONL (``rge.rationale.store`` schema), one row per record, sorted by
+        key (row number order: ``<subset>/2`` before ``<subset>/10``).
+    report: JSON: count, empty, over_length, forbidden, garbled, bad, forbidden_phrase_hits,
+        mean_words, max_words_seen, max_words, examples (bad rows), backends, prompt_ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from pathlib import Path
+
+from rge.data.mmeb import read_train_records
+from rge.io import read_jsonl, write_json, write_jsonl
+from rge.rationale.checks import summarize
+from rge.rationale.prompts import load_prompts
+from rge.rationale.store import FIELDS
+from rge.stages._cli import Paths, stage_main
+
+log = logging.getLogger(__name__)
+
+
+def key_order(key: str) -> tuple:
+    """Sort key: the subset, then the row number numerically (text order if not a number)."""
+    head, _, tail = key.rpartition("/")
+    return (head, 0, int(tail), "") if re.fullmatch(r"\d+", tail) else (head, 1, 0, tail)
+
+
+def read_shards(paths: list[Path], subset: str) -> dict[str, dict]:
+    """``{key: row}`` over all shards; a missing field, another subset or a duplicate raises."""
+    rows: dict[str, dict] = {}
+    where: dict[str, str] = {}
+    for path in paths:
+        for lineno, row in enumerate(read_jsonl(path), 1):
+            missing = [f for f in FIELDS if f not in row]
+            if missing:
+                raise ValueError(f"{path}:{lineno}: rationale row lacks {missing}")
+            if row["subset"] != subset:
+                raise ValueError(
+                    f"{path}:{lineno}: row of subset {row['subset']!r}, not {subset!r}"
+                )
+            key = row["key"]
+            if key in rows:
+                raise ValueError(f"{path}:{lineno}: duplicate key {key!r} (also in {where[key]})")
+            rows[key], where[key] = row, f"{path}:{lineno}"
+    return rows
+
+
+def _match(rows: dict[str, dict], keys: list[str], records: Path) -> None:
+    """Raise unless the rationale keys are exactly the record keys."""
+    missing = [k for k in keys if k not in rows]
+    extra = sorted(set(rows) - set(keys), key=key_order)
+    if missing or extra:
+        raise ValueError(
+            f"rationale shards do not match {records}: {len(missing)} record(s) without a "
+            f"rationale {missing[:10]}, {len(extra)} rationale(s) for unknown keys {extra[:10]}"
+        )
+
+
+def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
+    """Merge, check, write; return the report."""
+    subset = cfg["subset"]
+    book = load_prompts(inputs.prompts)
+    max_words = int(cfg.get("max_words", book.max_words))
+    shards = inputs.shards if isinstance(inputs.shards, list) else [inputs.shards]
+    keys = [p.key for p in read_train_records(inputs.records)]
+    rows = read_shards(shards, subset)
+    _match(rows, keys, inputs.records)
+    merged = [rows[k] for k in sorted(keys, key=key_order)]
+    report = {
+        "subset": subset,
+        **summarize(
+            merged,
+            max_words=max_words,
+            phrases=book.forbidden_phrases,
+            n_examples=int(cfg.get("n_examples", 20)),
+        ),
+        "backends": dict(Counter(r["backend"] for r in merged)),
+        "prompt_ids": dict(Counter(r["prompt_id"] for r in merged)),
+        "shards": len(shards),
+        "fail_on_bad": bool(cfg.get("fail_on_bad", False)),
+    }
+    write_json(outputs.report, report)
+    log.info(
+        "%s: %d rationales, %d bad (empty %d, over length %d, forbidden %d, garbled %d), "
+        "mean %.1f words",
+        subset, report["count"], report["bad"], report["empty"], report["over_length"],
+        report["forbidden"], report["garbled"], report["mean_words"],
+    )  # fmt: skip
+    if report["fail_on_bad"] and report["bad"]:
+        raise ValueError(
+            f"{subset}: {report['bad']} bad rationale(s) and fail_on_bad is set; "
+            f"see {outputs.report}"
+        )
+    write_jsonl(outputs.rationales, merged)
+    return report
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return stage_main(run, argv, __doc__)
+
+
+if __name__ == "__main__":
+    main()
