@@ -9,6 +9,7 @@ rule embed_eval:
     output:
         score="data/embed_eval/{run}/{mode}/{task}.json",
         predictions="data/embed_eval/{run}/{mode}/{task}.predictions.jsonl",
+        rationales="data/embed_eval/{run}/{mode}/{task}.rationales.jsonl",
     params:
         cfg=cfg_embed_eval,
         io=stage_io,
@@ -44,6 +45,7 @@ rule score_retrieval:
         data="data/fetch_retrieval/{bench}",
     output:
         score="data/score_retrieval/{run}/{bench}/{qmode}-{tmode}.json",
+        rationales="data/score_retrieval/{run}/{bench}/{qmode}-{tmode}.rationales.jsonl",
     params:
         cfg=cfg_score_retrieval,
         io=stage_io,

@@ -170,6 +170,7 @@ def cfg_embed_eval(wildcards):
             "task": wildcards.task,
             **config["tasks"]["eval"][wildcards.task],
             "batch_size": config["evaluate"]["batch_size"],
+            "max_new_tokens": config["evaluate"]["max_new_tokens"],
             "cache_dir": config["evaluate"].get("cache_dir") or None,
             **pixels(),
         }
@@ -194,6 +195,7 @@ def cfg_score_retrieval(wildcards):
             "query_mode": wildcards.qmode,
             "target_mode": wildcards.tmode,
             "batch_size": config["evaluate"]["batch_size"],
+            "max_new_tokens": config["evaluate"]["max_new_tokens"],
             **pixels(),
         }
     )

@@ -70,6 +70,7 @@ def eval_args(tmp_path: Path, task: str, cfg: dict) -> list[str]:
         "--input", f"model={model}", "--input", f"data={write_task(tmp_path / task, task)}",
         "--output", f"score={tmp_path / 'out' / f'{task}.json'}",
         "--output", f"predictions={tmp_path / 'out' / f'{task}.jsonl'}",
+        "--output", f"rationales={tmp_path / 'out' / f'{task}.rationales.jsonl'}",
         "--log", str(tmp_path / "logs" / f"{task}.log"),
     ]  # fmt: skip
 
@@ -85,7 +86,10 @@ def test_embed_eval_writes_score_and_predictions(tmp_path):
     on_disk = read_json(tmp_path / "out" / "toy.json")
     assert on_disk == score == {"acc": 0.75, "num_correct": 3, "num_pred": 4, "task": "toy",
                                 "run": "r1", "mode": "direct", "meta_task": "vqa",
-                                "split": "IND"}  # fmt: skip
+                                "split": "IND", "target_mode": "direct", "max_new_tokens": None,
+                                "num_rationales": 0, "mean_rationale_tokens": None,
+                                "forced_emb_rate": None}  # fmt: skip
+    assert read_jsonl(tmp_path / "out" / "toy.rationales.jsonl") == []
     preds = read_jsonl(tmp_path / "out" / "toy.jsonl")
     assert [p["key"] for p in preds] == ["toy/0", "toy/1", "toy/2", "toy/3"]
     assert [p["correct"] for p in preds] == [True, True, False, True]
@@ -93,13 +97,6 @@ def test_embed_eval_writes_score_and_predictions(tmp_path):
     # images resolved by the loader to absolute paths and handed to the encoder
     assert all(Path(it.image).is_file() for it in fake.enc.encoded("query"))
     assert (tmp_path / "logs" / "toy.log").read_text()
-
-
-def test_embed_eval_reasoning_mode_refuses(tmp_path):
-    args = eval_args(tmp_path, "toy", cfg_for("toy", mode="reasoning"))
-    with pytest.raises(NotImplementedError, match="mode 'reasoning' not available yet"):
-        embed_eval.main(args, encoders=FakeEncoders())
-    assert not (tmp_path / "out" / "toy.json").exists()
 
 
 def test_embed_eval_bad_cfg(tmp_path):
@@ -200,8 +197,9 @@ def test_score_retrieval(tmp_path):
     assert out["t2i"] == {"R@1": 0.75, "R@2": 1.0}
     assert out["i2t"] == {"R@1": 1.0, "R@2": 1.0}
     assert read_json(tmp_path / "s.json")["bench"] == "toy"
+    assert out["num_rationales"] == 0 and out["max_new_tokens"] is None
     cfg["query_mode"] = "reasoning"
-    with pytest.raises(NotImplementedError, match="not available yet"):
+    with pytest.raises(KeyError, match="max_new_tokens"):
         score_retrieval.main(["--cfg", json.dumps(cfg)] + args[2:], set_loader=lambda d: rs,
                              encoders=Enc())  # fmt: skip
 
@@ -264,3 +262,160 @@ def test_embed_eval_real_tiny_model(tmp_path):
     assert score["acc"] == direct.acc
     preds = read_jsonl(tmp_path / "out" / "toy.jsonl")
     assert [p["pred"] for p in preds] == [p["pred"] for p in direct.predictions]
+
+
+class FakeReasoningEncoders(FakeEncoders):
+    """Direct mode: the WordEncoder; reasoning mode: a ReasoningEncoder that records its calls."""
+
+    def __init__(self) -> None:
+        from tests.unit.reasoning_helpers import reasoning_word_encoder
+
+        super().__init__()
+        self.reasoning_calls: list = []
+        self.reasoning = reasoning_word_encoder(self.reasoning_calls)
+
+    def __call__(self, model_dir: Path, cfg: dict):
+        direct = super().__call__(model_dir, cfg)
+
+        def encoder_for(mode: str, side: str):
+            return self.reasoning if mode == "reasoning" else direct(mode, side)
+
+        return encoder_for
+
+
+def test_embed_eval_reasoning_mode_writes_rationales(tmp_path):
+    fake = FakeReasoningEncoders()
+    cfg = cfg_for("toy", mode="reasoning", max_new_tokens=7)
+    score = embed_eval.main(eval_args(tmp_path, "toy", cfg), encoders=fake)
+    # the fake reasons on queries only; the WordEncoder still gets 3 of 4 right
+    assert score["acc"] == 0.75 and score["mode"] == "reasoning"
+    assert score["target_mode"] == "direct" and score["max_new_tokens"] == 7
+    # unique queries red (rows 0, 3), green, blue: 3, 5, 4 tokens; blue forced
+    assert score["num_rationales"] == 3
+    assert score["mean_rationale_tokens"] == 4.0
+    assert score["forced_emb_rate"] == pytest.approx(1 / 3)
+    recs = read_jsonl(tmp_path / "out" / "toy.rationales.jsonl")
+    assert [(r["key"], r["side"], r["n_tokens"], r["forced"]) for r in recs] == [
+        ("toy/0", "query", 3, False), ("toy/1", "query", 5, False), ("toy/2", "query", 4, True)
+    ]  # fmt: skip
+    assert recs[0]["rationale"] == "it is red" and Path(recs[0]["image"]).is_file()
+    assert [len(c) for c in fake.reasoning_calls] == [3]
+    assert {s for s, _ in fake.enc.calls} == {"target"}  # candidates stay direct
+
+
+def test_embed_eval_reasoning_on_both_sides(tmp_path):
+    fake = FakeReasoningEncoders()
+    cfg = cfg_for("toy", mode="reasoning", target_mode="reasoning", max_new_tokens=7)
+    score = embed_eval.main(eval_args(tmp_path, "toy", cfg), encoders=fake)
+    recs = read_jsonl(tmp_path / "out" / "toy.rationales.jsonl")
+    targets = [r for r in recs if r["side"] == "target"]
+    # 4 unique candidate texts; first seen as toy/0/0 red, toy/0/1 green, toy/0/2 blue, toy/1/2
+    assert [r["key"] for r in targets] == ["toy/0/0", "toy/0/1", "toy/0/2", "toy/1/2"]
+    assert score["num_rationales"] == 3 + 4 and fake.enc.calls == []
+    assert score["mean_rationale_tokens"] == (3 + 5 + 4 + 3 + 5 + 4 + 6) / 7
+
+
+def test_embed_eval_reasoning_reuses_direct_targets_not_rationales(tmp_path):
+    cfg = cfg_for("toy", cache_dir=str(tmp_path / "cache"))
+    embed_eval.main(eval_args(tmp_path, "toy", cfg), encoders=FakeEncoders())
+    reasoning_cfg = {**cfg, "mode": "reasoning", "max_new_tokens": 7}
+    for _ in range(2):  # a rerun generates again: the rationales file is complete every time
+        fake = FakeReasoningEncoders()
+        score = embed_eval.main(eval_args(tmp_path, "toy", reasoning_cfg), encoders=fake)
+        assert fake.enc.calls == []  # direct candidates came from the direct run's cache
+        assert [len(c) for c in fake.reasoning_calls] == [3] and score["num_rationales"] == 3
+        assert len(read_jsonl(tmp_path / "out" / "toy.rationales.jsonl")) == 3
+
+
+def test_embed_eval_reasoning_needs_budget_and_rationales(tmp_path):
+    with pytest.raises(KeyError, match="max_new_tokens"):
+        embed_eval.main(eval_args(tmp_path, "toy", cfg_for("toy", mode="reasoning")),
+                        encoders=FakeReasoningEncoders())  # fmt: skip
+    # an encoder that cannot say what it reasoned must not pass as reasoning mode
+    with pytest.raises(TypeError, match="keeps no rationales"):
+        embed_eval.main(eval_args(tmp_path, "toy", cfg_for("toy", mode="reasoning",
+                                                           max_new_tokens=3)),
+                        encoders=FakeEncoders())  # fmt: skip
+    assert not (tmp_path / "out" / "toy.json").exists()
+
+
+def test_score_retrieval_reasoning_writes_rationales(tmp_path):
+    rs = RetrievalSet("toy", ("/i/red.png", "/i/blue.png"),
+                      ("red one", "also red", "blue one", "green?"))  # fmt: skip
+    fake = FakeReasoningEncoders()
+    (tmp_path / "model").mkdir()
+    cfg = {"run": "r1", "bench": "toy", "query_mode": "reasoning", "target_mode": "direct",
+           "max_new_tokens": 5, "batch_size": 2, "min_pixels": 64, "max_pixels": 256,
+           "image_text": "<|image_1|> a picture", "ks": [1]}  # fmt: skip
+    out = tmp_path / "r.jsonl"
+    args = ["--cfg", json.dumps(cfg), "--input", f"model={tmp_path / 'model'}",
+            "--input", f"data={tmp_path}", "--output", f"score={tmp_path / 's.json'}",
+            "--output", f"rationales={out}"]  # fmt: skip
+    score = score_retrieval.main(args, set_loader=lambda d: rs, encoders=fake)
+    recs = read_jsonl(out)
+    assert [(r["key"], r["side"]) for r in recs] == [
+        ("caption/0", "query"), ("caption/1", "query"), ("caption/2", "query"),
+        ("caption/3", "query"), ("image/0", "query"), ("image/1", "query")
+    ]  # fmt: skip
+    # "red one", "also red", "blue one" (forced), "green?" (no colour word), images: no colour
+    assert [r["n_tokens"] for r in recs] == [3, 3, 4, 0, 0, 0]
+    assert score["num_rationales"] == 6 and score["forced_emb_rate"] == pytest.approx(1 / 6)
+    assert score["max_new_tokens"] == 5 and score["query_mode"] == "reasoning"
+    # each item reasoned about once, though captions and images serve as queries of both
+    # directions and the reasoning encoder is asked for twice
+    assert sum(len(c) for c in fake.reasoning_calls) == 6
+    cfg["target_mode"] = "reasoning"
+    args[1] = json.dumps(cfg)
+    fresh = FakeReasoningEncoders()
+    both = score_retrieval.main(args, set_loader=lambda d: rs, encoders=fresh)
+    # 6 items x 2 sides recorded, still generated once each; nothing embedded directly
+    assert both["num_rationales"] == 12 and fresh.enc.calls == []
+    assert sum(len(c) for c in fresh.reasoning_calls) == 6
+
+
+def test_score_mmeb_carries_rationale_stats(tmp_path):
+    paths = write_scores(tmp_path / "s", TASKS)
+    stats = {"a": (10, 4.0, 0.5), "b": (0, None, None)}  # c: a score without the keys
+    for path in paths[:2]:
+        rec = read_json(path)
+        n, mean, rate = stats[rec["task"]]
+        write_json(path, {**rec, "num_rationales": n, "mean_rationale_tokens": mean,
+                          "forced_emb_rate": rate})  # fmt: skip
+    s = score_mmeb.main(mmeb_args(paths, tmp_path / "summary.json"))
+    assert (s["num_rationales"], s["mean_rationale_tokens"], s["forced_emb_rate"]) == (10, 4.0, 0.5)
+    assert s["tasks"]["a"]["mean_rationale_tokens"] == 4.0
+    assert s["tasks"]["c"]["num_rationales"] is None
+    direct = score_mmeb.main(mmeb_args(write_scores(tmp_path / "d", TASKS), tmp_path / "d.json"))
+    assert direct["num_rationales"] == 0 and direct["mean_rationale_tokens"] is None
+
+
+def test_embed_eval_real_tiny_model_reasoning(tmp_path):
+    """Reasoning mode through the stage's default encoder path on a real tiny model (~8 s)."""
+    from rge.data.mmeb import load_eval_rows
+    from rge.evaluate.mmeb import evaluate_task
+    from rge.model.embed import embed_direct
+    from rge.model.factory import build_tiny, save_pretrained
+    from rge.model.reasoning import embed_reasoning
+
+    pixels = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}
+    model, processor = build_tiny({}, seed=0, **pixels)
+    save_pretrained(model, processor, tmp_path / "model")
+    cfg = cfg_for("toy", mode="reasoning", max_new_tokens=4, **pixels)
+    score = embed_eval.main(eval_args(tmp_path, "toy", cfg))
+    rows = load_eval_rows(tmp_path / "toy", "toy").records
+
+    def encode(items, side):
+        if side == "target":
+            return embed_direct(model, processor, items)
+        return embed_reasoning(model, processor, items, max_new_tokens=4)[0]
+
+    ref = evaluate_task(rows, encode)
+    assert score["acc"] == ref.acc and score["num_rationales"] == 3
+    preds = read_jsonl(tmp_path / "out" / "toy.jsonl")
+    assert [p["gt_score"] for p in preds] == pytest.approx([p["gt_score"] for p in ref.predictions],
+                                                           abs=1e-5)  # fmt: skip
+    recs = read_jsonl(tmp_path / "out" / "toy.rationales.jsonl")
+    _, rats = embed_reasoning(model, processor, [rows[i].query for i in range(3)], max_new_tokens=4)
+    assert [(r["n_tokens"], r["forced"], r["rationale"]) for r in recs] == [
+        (r.n_tokens, r.forced, r.text) for r in rats
+    ]

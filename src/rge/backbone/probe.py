@@ -7,44 +7,25 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-
 from rge.backbone.common import scene_images
 from rge.data.records import IMAGE_TOKEN, Item
 from rge.data.scenes import ATTRIBUTES, parse_description, render_scene, scene_attributes
-from rge.model.chat import build_batch
-from rge.model.factory import emb_token_id
-
-VISION_TOKENS = (
-    "<|image_pad|>",
-    "<|video_pad|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|vision_pad|>",
-)
+from rge.model.reasoning import generate_rationales
 
 
-@torch.no_grad()
 def generate(
     model: Any, processor: Any, items: list[Item], *, max_new_tokens: int, load_image: Any
 ) -> list[str]:
-    """Greedy continuations (special tokens dropped) of ``items``, stopping at ``<emb>``."""
-    tk = processor.tokenizer
-    batch = build_batch(processor, items, emb=False, padding_side="left", load_image=load_image)
-    batch.pop("labels")
-    model.model.rope_deltas = None  # a fresh, independent generation
-    suppress = [tk.convert_tokens_to_ids(t) for t in VISION_TOKENS if t in tk.get_vocab()]
-    out = model.generate(
-        **batch,
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        eos_token_id=emb_token_id(processor),
-        pad_token_id=tk.pad_token_id,
-        suppress_tokens=suppress,
-        use_cache=True,
+    """Greedy continuations (special tokens dropped) of ``items``, stopping at ``<emb>``.
+
+    The shared decode loop of reasoning mode (``rge.model.reasoning``), decoded for reading.
+    """
+    rationales = generate_rationales(
+        model, processor, items, max_new_tokens=max_new_tokens, load_image=load_image
     )
-    model.model.rope_deltas = None
-    return tk.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    return processor.tokenizer.batch_decode(
+        [list(r.token_ids) for r in rationales], skip_special_tokens=True
+    )
 
 
 def perception_probe(

@@ -102,3 +102,20 @@ def _prediction(row: EvalRow, scores: np.ndarray, pred: int) -> dict:
         "gt_score": float(scores[0]),
         "best_other_score": float(scores[1:].max()) if len(scores) > 1 else None,
     }
+
+
+def reasoning_entries(rows: Sequence[EvalRow], sides: Sequence[str]) -> list[tuple[str, str, Item]]:
+    """(key, side, item) of every item embedded on ``sides`` ("query" and/or "target").
+
+    Keys: the row key for a query, ``"<row key>/<candidate index>"`` for a candidate; with
+    ``rge.evaluate.encoders.rationale_records`` they name each rationale of a task.
+    """
+    unknown = sorted(set(sides) - {"query", "target"})
+    if unknown:
+        raise ValueError(f"unknown sides {unknown}; expected 'query' and/or 'target'")
+    entries = []
+    if "query" in sides:
+        entries += [(r.key, "query", r.query) for r in rows]
+    if "target" in sides:
+        entries += [(f"{r.key}/{j}", "target", c) for r in rows for j, c in enumerate(r.candidates)]
+    return entries

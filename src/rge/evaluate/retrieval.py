@@ -101,3 +101,31 @@ def evaluate_retrieval(
         "query_mode": query_mode,
         "target_mode": target_mode,
     }
+
+
+def reasoning_entries(
+    rs: RetrievalSet,
+    query_mode: str,
+    target_mode: str,
+    *,
+    image_text: str,
+    caption_template: str = "{caption}",
+) -> list[tuple[str, str, Item]]:
+    """(key, side, item) of every item embedded in reasoning mode by ``evaluate_retrieval``.
+
+    Keys ``caption/<j>`` and ``image/<i>``; captions are queries of text-to-image and targets
+    of image-to-text, images the other way round.
+    """
+    captions, images = retrieval_items(rs, image_text, caption_template)
+    named = {
+        "caption": [(f"caption/{j}", it) for j, it in enumerate(captions)],
+        "image": [(f"image/{i}", it) for i, it in enumerate(images)],
+    }
+    entries = []
+    for side, mode, first, second in (
+        ("query", query_mode, "caption", "image"),
+        ("target", target_mode, "image", "caption"),
+    ):
+        if mode == "reasoning":
+            entries += [(k, side, it) for k, it in named[first] + named[second]]
+    return entries

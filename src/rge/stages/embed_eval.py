@@ -1,11 +1,16 @@
 """Embed and score one MMEB eval task for one run and embedding mode (MMEB protocol, paper §4.1).
 
 Each unique query and candidate is embedded once; each row is scored against its own candidates;
-Precision@1 with ties counted against the ground truth (``rge.evaluate.metrics``).
+Precision@1 with ties counted against the ground truth (``rge.evaluate.metrics``). In reasoning
+mode the query side generates a rationale before ``<emb>`` (the target side too with
+``target_mode: reasoning``, paper Table 7); the rationales are written out with their statistics.
 
 Config keys (cfg slice):
     run (str): the run name (written into the score).
-    mode (str): "direct" | "reasoning" ("reasoning" is not available yet: the stage raises).
+    mode (str): "direct" | "reasoning": the embedding mode of the query side.
+    target_mode (str, default "direct"): the embedding mode of the candidate side.
+    max_new_tokens (int): reasoning-mode generation budget, ``<emb>`` included (paper: 128);
+        required when either side reasons.
     task (str): the MMEB task folder name, e.g. "OK-VQA".
     meta_task (str): "classification" | "vqa" | "retrieval" | "grounding".
     split (str): "IND" | "OOD".
@@ -15,14 +20,22 @@ Config keys (cfg slice):
         check existence.
     cache_dir (str | null, default null): root of the on-disk embedding cache shared across
         tasks and reruns (keyed by model fingerprint + mode + resolution); null = memory only.
+        Only direct-mode sides use it (a direct-mode side of a reasoning run shares the direct
+        run's vectors); a reasoning side is cached in memory, because its rationales must be
+        written out on every run and the cache keeps vectors only.
 
 Inputs:
     model: the model directory (``save_pretrained`` layout).
     data: the fetched eval task directory (``<task>/test-*.parquet`` + ``eval_images/``).
 Outputs:
-    score: ``{task}.json`` = {acc, num_correct, num_pred, task, run, mode, meta_task, split}.
+    score: ``{task}.json`` = {acc, num_correct, num_pred, task, run, mode, meta_task, split,
+        target_mode, max_new_tokens (null without reasoning), num_rationales,
+        mean_rationale_tokens, forced_emb_rate (both null without rationales)}.
     predictions: JSONL, one record per row: key, pred, correct, num_candidates, gt_score,
         best_other_score.
+    rationales: JSONL, one record per unique item embedded in reasoning mode: key (row key, or
+        "<row key>/<candidate index>" on the target side), side, text, image, rationale,
+        n_tokens, forced (``<emb>`` appended at the budget). Empty in direct mode.
 """
 
 from __future__ import annotations
@@ -34,10 +47,17 @@ from functools import partial
 from pathlib import Path
 
 from rge.data.records import EvalRow
-from rge.evaluate.cache import EmbeddingCache
-from rge.evaluate.encoders import check_mode, dir_fingerprint, model_encoders
+from rge.evaluate.encoders import (
+    check_mode,
+    dir_fingerprint,
+    encoder_rationales,
+    model_encoders,
+    rationale_records,
+    rationale_stats,
+    side_caches,
+)
 from rge.evaluate.metrics import META_TASKS, SPLITS
-from rge.evaluate.mmeb import evaluate_task
+from rge.evaluate.mmeb import evaluate_task, reasoning_entries
 from rge.io import write_json, write_jsonl
 from rge.stages._cli import stage_main
 
@@ -61,6 +81,7 @@ def model_encoder_factory(model_dir: Path, cfg: dict):
         min_pixels=cfg["min_pixels"],
         max_pixels=cfg["max_pixels"],
         batch_size=cfg["batch_size"],
+        max_new_tokens=cfg.get("max_new_tokens"),
     )
 
 
@@ -72,7 +93,16 @@ def _check_cfg(cfg: dict) -> None:
         raise ValueError(
             f"task {cfg['task']!r}: bad meta_task/split {cfg['meta_task']}/{cfg['split']}"
         )
-    check_mode(cfg["mode"])
+    modes = side_modes(cfg)
+    for mode in modes.values():
+        check_mode(mode)
+    if "reasoning" in modes.values() and not isinstance(cfg.get("max_new_tokens"), int):
+        raise KeyError(f"embed_eval: reasoning mode needs cfg max_new_tokens (int), got {cfg}")
+
+
+def side_modes(cfg: dict) -> dict[str, str]:
+    """{side: embedding mode}: the query side follows ``mode``, the target side ``target_mode``."""
+    return {"query": cfg["mode"], "target": cfg.get("target_mode", "direct")}
 
 
 def run(cfg: dict, inputs, outputs, *, rows_loader: RowLoader = load_rows, encoders=None) -> dict:
@@ -84,24 +114,41 @@ def run(cfg: dict, inputs, outputs, *, rows_loader: RowLoader = load_rows, encod
     if not rows:
         raise ValueError(f"{inputs.data}: task {task!r} has no rows")
     encoder_for = (encoders or model_encoder_factory)(Path(inputs.model), cfg)
-    identity = (
-        f"model={dir_fingerprint(inputs.model)};mode={mode};"
-        f"pixels={cfg.get('min_pixels')}-{cfg.get('max_pixels')}"
+    modes = side_modes(cfg)
+    caches = side_caches(
+        dir_fingerprint(inputs.model),
+        modes,
+        pixels=(cfg.get("min_pixels"), cfg.get("max_pixels")),
+        max_new_tokens=cfg.get("max_new_tokens"),
+        cache_dir=cfg.get("cache_dir"),
     )
-    cache = EmbeddingCache(identity, cfg.get("cache_dir"))
     start = time.perf_counter()
-    # one encoder per side; the cache keys by side too, so the two never mix
-    sides = {s: encoder_for(mode, s) for s in ("query", "target")}
-    result = evaluate_task(rows, lambda items, side: sides[side](items, side), cache)
-    cache.save(f"{cfg['run']}__{task}")
+    # one encoder per side; the caches key by side too, so the two never mix
+    sides = {s: encoder_for(m, s) for s, m in modes.items()}
+    result = evaluate_task(rows, lambda items, side: sides[side](items, side), caches)
+    caches.save(f"{cfg['run']}__{modes['query']}-{modes['target']}__{task}")
+    reasoning = [s for s, m in modes.items() if m == "reasoning"]
+    records = rationale_records(
+        reasoning_entries(rows, reasoning),
+        {k: r for s in reasoning for k, r in encoder_rationales(sides[s]).items()},
+    )
+    stats = rationale_stats(records)
+    hits, misses = caches.counts()
     log.info(
-        "%s/%s/%s: acc %.4f (%d/%d) in %.1f s; cache hits %d, encoded %d",
+        "%s/%s/%s: acc %.4f (%d/%d) in %.1f s; cache hits %d, encoded %d; rationales %s",
         cfg["run"], mode, task, result.acc, result.num_correct, result.num_pred,
-        time.perf_counter() - start, cache.hits, cache.misses,
+        time.perf_counter() - start, hits, misses, stats,
     )  # fmt: skip
     keys = ("task", "run", "mode", "meta_task", "split")
-    score = {**result.summary(), **{k: cfg[k] for k in keys}}
+    score = {
+        **result.summary(),
+        **{k: cfg[k] for k in keys},
+        "target_mode": modes["target"],
+        "max_new_tokens": cfg["max_new_tokens"] if reasoning else None,
+        **stats,
+    }
     write_jsonl(outputs.predictions, result.predictions)
+    write_jsonl(outputs.rationales, records)
     write_json(outputs.score, score)
     return score
 

@@ -12,8 +12,12 @@ Config keys (cfg slice):
 Inputs:
     scores: the ``embed_eval`` score JSONs of every task in ``tasks`` (repeat the name).
 Outputs:
-    summary: JSON {run, mode, tasks: {task: {acc, num_correct, num_pred, meta_task, split}},
-        meta_task: {name: mean}, IND, OOD, overall, num_tasks} (fractions in [0, 1]).
+    summary: JSON {run, mode, tasks: {task: {acc, num_correct, num_pred, meta_task, split,
+        num_rationales, mean_rationale_tokens, forced_emb_rate}}, meta_task: {name: mean}, IND,
+        OOD, overall, num_tasks, num_rationales (sum over tasks), mean_rationale_tokens and
+        forced_emb_rate (unweighted means over the tasks that have rationales; null if none)}
+        (fractions in [0, 1]). A task score without rationale statistics (direct mode, or
+        written before they existed) counts as having no rationales.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from rge.io import read_json, write_json
 from rge.stages._cli import stage_main
 
 log = logging.getLogger(__name__)
+
+
+RATIONALE_KEYS = ("num_rationales", "mean_rationale_tokens", "forced_emb_rate")
 
 
 def as_list(value) -> list[Path]:
@@ -53,10 +60,20 @@ def collect(paths: list[Path], cfg: dict) -> dict[str, dict]:
                     f"{path}: {key} {rec.get(key)!r} != registry {registry[task][key]!r}"
                 )
         tasks[task] = {k: rec[k] for k in ("acc", "num_correct", "num_pred", "meta_task", "split")}
+        tasks[task].update({k: rec.get(k) for k in RATIONALE_KEYS})
     missing = sorted(set(registry) - set(tasks))
     if missing:
         raise ValueError(f"no score for tasks {missing}")
     return tasks
+
+
+def rationale_summary(tasks: dict[str, dict]) -> dict:
+    """Rationale statistics across tasks: count summed, the two rates averaged over tasks."""
+    with_r = [r for r in tasks.values() if r.get("num_rationales")]
+    out: dict = {"num_rationales": sum(r["num_rationales"] for r in with_r)}
+    for key in ("mean_rationale_tokens", "forced_emb_rate"):
+        out[key] = sum(r[key] for r in with_r) / len(with_r) if with_r else None
+    return out
 
 
 def run(cfg: dict, inputs, outputs) -> dict:
@@ -68,6 +85,7 @@ def run(cfg: dict, inputs, outputs) -> dict:
         {t: r["split"] for t, r in tasks.items()},
     )
     summary = {"run": cfg["run"], "mode": cfg["mode"], "tasks": tasks, **agg}
+    summary.update(rationale_summary(tasks))
     log.info(
         "%s/%s: overall %.4f over %d tasks", cfg["run"], cfg["mode"], agg["overall"], len(tasks)
     )
