@@ -89,7 +89,7 @@ rule prepare_train:
 rule select_cold_start:
     """The cold-start subset (paper §3.3: 160K examples), stratified over the training subsets."""
     input:
-        records=cold_start_inputs,
+        records=cold_start_records,
     output:
         selection="data/select_cold_start/selection.json",
     params:

@@ -47,6 +47,27 @@ def run_modes(run):
     return config["runs"][run].get("eval_modes", ["direct"])
 
 
+def run_init_model(wildcards):
+    """The model a run starts from: the backbone, or the cold-start checkpoint."""
+    init = run_config(wildcards.run).get("init", "backbone")
+    return "data/cold_start/model" if init == "cold_start" else "data/pretrain_backbone/model"
+
+
+def run_rationales(wildcards):
+    """Oracle rationales of the run's subsets (the rge objective's LM loss and q_oracle pair)."""
+    if run_config(wildcards.run)["objective"] != "rge":
+        return []
+    return [f"data/check_rationales/{s}.jsonl" for s in run_config(wildcards.run)["subsets"]]
+
+
+def cold_start_records(wildcards):
+    return [f"data/prepare_train/{s}.jsonl" for s in TRAIN_SUBSETS]
+
+
+def cold_start_rationales(wildcards):
+    return [f"data/check_rationales/{s}.jsonl" for s in TRAIN_SUBSETS]
+
+
 def train_inputs(wildcards):
     return [f"data/prepare_train/{s}.jsonl" for s in run_config(wildcards.run)["subsets"]]
 
@@ -75,7 +96,13 @@ def all_tables():
 
 
 def all_retrieval_scores():
-    return [f"data/score_retrieval/{r}/{b}/direct-direct.json" for r in RUNS for b in BENCHES]
+    """Every run on every retrieval set, in each of its modes on the query side."""
+    return [
+        f"data/score_retrieval/{r}/{b}/{m}-direct.json"
+        for r in RUNS
+        for m in run_modes(r)
+        for b in BENCHES
+    ]
 
 
 def pixels():
@@ -139,16 +166,17 @@ def cfg_prepare_train(wildcards):
     )
 
 
-def cold_start_inputs(wildcards):
-    return [f"data/prepare_train/{s}.jsonl" for s in TRAIN_SUBSETS]
-
-
 def cfg_select_cold_start(wildcards):
     return as_json({"seed": config["seed"], "size": config["cold_start"]["size"]})
 
 
 def cfg_pretrain_backbone(wildcards):
     return as_json({"seed": config["seed"], **config["backbone"]})
+
+
+def cfg_cold_start(wildcards):
+    settings = {k: v for k, v in config["cold_start"].items() if k != "size"}
+    return as_json({"seed": config["seed"], **pixels(), **config["train"], **settings})
 
 
 def cfg_train_run(wildcards):

@@ -86,11 +86,11 @@ def test_killed_run_resumes_to_the_same_weights(setup, tmp_path, monkeypatch):
 
     real, calls = BaselineObjective.__call__, [0]
 
-    def dying(self, *args):
+    def dying(self, *args, **kwargs):
         calls[0] += 1
         if calls[0] == 4:  # dies during step 4: checkpoint at step 2, log rows 1-3 on disk
             raise _Killed
-        return real(self, *args)
+        return real(self, *args, **kwargs)
 
     # patch the method, not the object: the resume fingerprint names the objective's class
     monkeypatch.setattr(BaselineObjective, "__call__", dying)
@@ -119,3 +119,61 @@ def test_missing_pixels_key_is_named(setup, tmp_path):
     argv[1] = json.dumps(cfg)
     with pytest.raises(KeyError, match="max_pixels"):
         train_run.main(argv)
+
+
+@pytest.fixture(scope="module")
+def rationale_files(setup) -> list[Path]:
+    from rge.data.mmeb import read_train_records
+    from rge.io import write_jsonl
+    from tests.unit.rge_train_helpers import rationale_rows
+
+    out = []
+    for f in setup["files"]:
+        out.append(f.with_suffix(".rationales.jsonl"))
+        write_jsonl(out[-1], rationale_rows(read_train_records(f)))
+    return out
+
+
+def _rge_argv(setup, files, out: Path, **cfg) -> list[str]:
+    cfg = {"objective": "rge", "pair": "q_self", "max_new_tokens": 4, "chunk_size": 2,
+           "alpha_lm": 1, "alpha_con": 10, **cfg}  # fmt: skip
+    return _argv(setup, out, **cfg) + [f"--input=rationales={f}" for f in files]
+
+
+def test_rge_q_self_run_logs_its_parts_and_resumes_to_the_same_weights(
+    setup, rationale_files, tmp_path, monkeypatch
+):
+    from rge.train.objectives import RgeObjective
+
+    summary = train_run.main(_rge_argv(setup, rationale_files, tmp_path / "full"))
+    rows = [json.loads(r) for r in (tmp_path / "full" / "log.jsonl").read_text().splitlines()]
+    assert summary["objective"] == "rge" and summary["steps"] == 5
+    for r in rows:
+        assert r["loss"] == pytest.approx((r["lm"] + 10 * r["con"]) / 11, rel=1e-5)
+        assert 0 < r["self_tokens"] <= 4 and 0 <= r["forced_emb"] <= 1
+    before, after = _weights(setup["root"] / "backbone"), _weights(tmp_path / "full" / "model")
+    assert not torch.equal(before["lm_head.weight"], after["lm_head.weight"])  # LM loss trains it
+
+    real, calls = RgeObjective.__call__, [0]
+
+    def dying(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise _Killed
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RgeObjective, "__call__", dying)
+    with pytest.raises(_Killed):
+        train_run.main(_rge_argv(setup, rationale_files, tmp_path / "cut"))
+    monkeypatch.setattr(RgeObjective, "__call__", real)
+    resumed = train_run.main(_rge_argv(setup, rationale_files, tmp_path / "cut"))
+    assert resumed["resumed_from_step"] == 2
+    full, cut = _weights(tmp_path / "full" / "model"), _weights(tmp_path / "cut" / "model")
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+    cut_rows = [json.loads(r) for r in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in cut_rows] == [r["loss"] for r in rows]
+
+
+def test_rge_run_without_a_rationale_for_a_row_names_it(setup, rationale_files, tmp_path):
+    with pytest.raises(KeyError, match="no oracle rationale for key"):
+        train_run.main(_rge_argv(setup, rationale_files[:1], tmp_path, pair="q"))

@@ -84,4 +84,9 @@ def stage_main(
     """Parse argv, set up logging and call ``run(cfg, inputs, outputs)``."""
     cfg, inputs, outputs, log = parse(argv, doc)
     setup_logging(log)
-    return run(cfg, inputs, outputs)
+    try:
+        return run(cfg, inputs, outputs)
+    except Exception:
+        # The traceback goes to the rule's log file too, where Snakemake points the user.
+        logging.getLogger("rge.stage").exception("stage failed")
+        raise

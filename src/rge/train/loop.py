@@ -9,13 +9,14 @@ machine and thread count.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,22 +100,39 @@ def _fingerprint(
     }))  # fmt: skip
 
 
-def _resume(work_dir: Path, model, opt, sched, fingerprint: dict, log_path: Path) -> TrainState:
-    """Load the newest checkpoint (if any) and cut the step log back to it."""
+def _resume(
+    work_dir: Path, model, opt, sched, fingerprint: dict, log_path: Path, engine: Any = None
+) -> TrainState:
+    """Load the newest checkpoint (if any) and cut the step log back to it (rank 0 writes)."""
+    main = _rank() == 0
     ckpt = latest_checkpoint(work_dir / "checkpoints")
     if ckpt is None:
-        log_path.unlink(missing_ok=True)
+        if main:
+            log_path.unlink(missing_ok=True)
         return TrainState(step=0, sampler={"epoch": 0, "pos": 0})
-    state = load_checkpoint(ckpt, model=model, optimizer=opt, scheduler=sched)
+    if engine is not None:
+        from rge.train.distributed import load_engine_checkpoint
+
+        state = load_engine_checkpoint(engine, ckpt)
+    else:
+        state = load_checkpoint(ckpt, model=model, optimizer=opt, scheduler=sched)
     if state.extra.get("fingerprint") != fingerprint:
         raise ValueError(
             f"checkpoint {ckpt} belongs to a run with other settings or data "
             f"({state.extra.get('fingerprint')} vs {fingerprint}); delete {work_dir} to restart"
         )
-    rows = [r for r in _read_log(log_path) if r["step"] <= state.step]
-    log_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    if main:
+        rows = [r for r in _read_log(log_path) if r["step"] <= state.step]
+        log_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     log.info("resumed from %s (step %d)", ckpt, state.step)
     return state
+
+
+def _rank() -> int:
+    """This process's rank (0 without a process group)."""
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def _read_log(path: Path) -> list[dict]:
@@ -162,6 +180,8 @@ def train(
     *,
     work_dir: str | Path,
     progress: bool = True,
+    deepspeed_config: dict[str, Any] | None = None,
+    save: Callable[[torch.nn.Module], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` in place on ``pairs`` with ``objective``; resume from ``work_dir``.
 
@@ -169,11 +189,17 @@ def train(
         model: the backbone (trainable parameters are those with ``requires_grad``).
         processor: its processor, handed to the objective.
         pairs: the training rows; order and content are part of the resume fingerprint.
-        objective: e.g. ``BaselineObjective``; returns the loss of a batch.
+        objective: e.g. ``BaselineObjective``; returns the loss of a batch (or back-propagates
+            itself through the ``backward`` it is handed, when its class ``takes_backward``).
         settings: optimisation settings.
         work_dir: resume state: ``checkpoints/step-*/`` and ``log.jsonl`` (one row per step:
-            step, loss, con, lm, lr, grad_norm, seconds, subset).
+            step, loss, con, lm, lr, grad_norm, seconds, subset, objective stats).
         progress: show a tqdm bar with the running loss.
+        deepspeed_config: a filled DeepSpeed config (``rge.train.distributed.fill_config``):
+            wrap model, AdamW and schedule in a DeepSpeed engine, which does backward, clipping
+            and the step. With several processes each rank trains on its share of every batch
+            (``batch_size`` is global); rank 0 writes the log; checkpoints are the engine's.
+        save: called on rank 0 with the trained model (full weights gathered under ZeRO-3).
 
     Returns:
         Summary: steps, wall time and ms per step of this process (a resumed run counts only
@@ -189,35 +215,70 @@ def train(
     n_steps = total_steps(settings, len(sampler))
     _seed_all(settings.seed)
     opt, sched = build_optimizer(model, settings, n_steps)
+    engine = None
+    if deepspeed_config is not None:
+        from rge.train.distributed import initialize
+
+        engine = initialize(model, opt, sched, deepspeed_config)
+    rank, n_ranks = _rank(), _world_size()
     fingerprint = _fingerprint(settings, pairs, objective)
-    state = _resume(work_dir, model, opt, sched, fingerprint, log_path)
+    state = _resume(work_dir, model, opt, sched, fingerprint, log_path, engine)
     start, t0 = state.step, time.perf_counter()
     model.train()
-    bar = tqdm(total=n_steps, initial=start, desc="train", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=n_steps, initial=start, desc="train", dynamic_ncols=True,
+               disable=not progress or rank != 0)  # fmt: skip
     batches = sampler.iterate(**state.sampler)
-    with open(log_path, "a") as log_fh:
+    share = settings.batch_size // n_ranks
+    with open(log_path, "a") if rank == 0 else contextlib.nullcontext() as log_fh:
         for step in range(start + 1, n_steps + 1):
             idx, pos = next(batches)
-            row = _step(model, processor, [pairs[i] for i in idx], objective, opt, sched, settings)
+            idx = idx[rank * share : (rank + 1) * share]
+            batch = [pairs[i] for i in idx]
+            row = _step(model, processor, batch, objective, opt, sched, settings, engine)
             row["step"] = step
-            log_fh.write(json.dumps(row, sort_keys=True) + "\n")
-            log_fh.flush()
+            if log_fh is not None:
+                log_fh.write(json.dumps(row, sort_keys=True) + "\n")
+                log_fh.flush()
             bar.update(1)
             bar.set_postfix(loss=f"{row['loss']:.4f}")
             if step == n_steps or (
                 settings.checkpoint_every and step % settings.checkpoint_every == 0
             ):
-                state = TrainState(step=step, sampler=pos, extra={"fingerprint": fingerprint})
-                save_checkpoint(
-                    work_dir / "checkpoints",
-                    model=model,
-                    optimizer=opt,
-                    scheduler=sched,
-                    state=state,
-                    keep=settings.keep_checkpoints,
-                )
+                _save(work_dir / "checkpoints", model, opt, sched, engine, settings.keep_checkpoints,
+                      TrainState(step=step, sampler=pos, extra={"fingerprint": fingerprint}))  # fmt: skip
     bar.close()
+    if save is not None:
+        _save_final(model, engine, rank, save)
     return _summary(_read_log(log_path), settings, time.perf_counter() - t0, start)
+
+
+def _save_final(model, engine: Any, rank: int, save: Callable) -> None:
+    """Call ``save(model)`` on rank 0; under ZeRO-3 inside a context that gathers the weights."""
+    stage3 = engine is not None and engine.zero_optimization_stage() == 3
+    if not stage3:
+        if rank == 0:
+            save(model)
+        return
+    import deepspeed
+
+    with deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=None):
+        if rank == 0:
+            save(model)
+
+
+def _world_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _save(root: Path, model, opt, sched, engine, keep: int, state: TrainState) -> None:
+    if engine is not None:
+        from rge.train.distributed import save_engine_checkpoint
+
+        save_engine_checkpoint(engine, root, state, keep)
+    else:
+        save_checkpoint(root, model=model, optimizer=opt, scheduler=sched, state=state, keep=keep)
 
 
 def _step(
@@ -228,28 +289,44 @@ def _step(
     opt,
     sched,
     settings: LoopSettings,
+    engine: Any = None,
 ) -> dict[str, Any]:
     """One optimizer step; returns its log row (without the step number)."""
     t0 = time.perf_counter()
     lr = sched.get_last_lr()[0]
-    opt.zero_grad(set_to_none=True)
-    out = objective(model, processor, batch)
+    if engine is None:
+        opt.zero_grad(set_to_none=True)
+
+    def backward(loss: torch.Tensor) -> None:
+        if engine is None:
+            loss.backward()
+        else:  # unmanaged accumulation: backward only accumulates, engine.step updates
+            engine.backward(loss, scale_wrt_gas=False)
+
+    takes = getattr(objective, "takes_backward", False)
+    out = objective(model, processor, batch, **({"backward": backward} if takes else {}))
     if not torch.isfinite(out.loss):
         raise FloatingPointError(
             f"non-finite loss {out.loss.item()} on batch {[p.key for p in batch][:4]}"
         )
-    out.loss.backward()
-    params = [p for g in opt.param_groups for p in g["params"]]
-    clip = settings.grad_clip if settings.grad_clip > 0 else math.inf
-    grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
-    opt.step()
-    sched.step()
+    if not out.backward_done:
+        backward(out.loss)
+    if engine is None:
+        params = [p for g in opt.param_groups for p in g["params"]]
+        clip = settings.grad_clip if settings.grad_clip > 0 else math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+        opt.step()
+        sched.step()
+    else:
+        engine.step()  # clips (config gradient_clipping), steps AdamW and the schedule
+        norm = engine.get_global_grad_norm()
+        grad_norm = float(norm) if norm is not None else None
     return {
         "loss": out.loss.item(),
         "con": out.con,
         "lm": out.lm,
         "lr": lr,
-        "grad_norm": grad_norm.item(),
+        "grad_norm": grad_norm,
         "seconds": round(time.perf_counter() - t0, 5),
         "subset": batch[0].subset,
         **out.stats,

@@ -1,21 +1,41 @@
 """Training objectives: one small class per objective, picked by name from the run's config.
 
-An objective turns a batch of ``TrainPair`` into a ``StepOutput`` whose ``loss`` carries the
-gradient; the loop only calls ``backward`` on it. A new objective (``rge``: self-generated
-rationale + LM loss + InfoNCE) is a new class registered in ``OBJECTIVES``; the loop is unchanged.
+An objective turns a batch of ``TrainPair`` into a ``StepOutput``. Without a gradient cache its
+``loss`` carries the gradient and the loop calls ``backward`` on it. With a gradient cache
+(``chunk_size`` > 0, see ``rge.train.gradcache``) the objective back-propagates chunk by chunk
+itself, through the ``backward`` callable the loop hands it (plain autograd or a DeepSpeed
+engine), and returns ``backward_done=True`` with a detached loss.
+
+Objectives:
+
+- ``baseline``: InfoNCE (paper eq. 2) between direct-mode query and target embeddings.
+- ``rge``: L = a_lm * L_LM-bar + a_con * L_con (paper eq. 10), the config's ``alpha_lm`` and
+  ``alpha_con`` normalised to sum to 1. L_LM-bar (eq. 8) is read as the token-weighted mean
+  negative log-likelihood over *all* supervised tokens of the step, both sides together (query:
+  oracle rationale + ``<emb>``; target: ``<emb>``), each token weighing the same. L_con is
+  InfoNCE between the query embedding and the direct-mode target embedding; ``pair`` picks the
+  query embedding: ``q`` (direct, no rationale), ``q_oracle`` (the ``<emb>`` state of the same
+  forward that carries the LM loss over the oracle rationale: the leaky variant of paper §3.5),
+  ``q_self`` (a rationale generated greedily without grad every step, then a grad forward over
+  query + that rationale + ``<emb>``).
+- ``lm``: the cold start (paper §4.1): L_LM-bar alone, no embedding forward.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 
 from rge.data.records import Item, TrainPair
+from rge.train.gradcache import Encoded, cached_backward
 from rge.train.losses import GatherFn, info_nce, local_gather
+
+PAIRS = ("q", "q_oracle", "q_self")
+Backward = Callable[[torch.Tensor], None]
 
 
 @dataclass
@@ -26,10 +46,15 @@ class StepOutput:
     con: float | None = None  # contrastive (InfoNCE) part, if any
     lm: float | None = None  # token-weighted LM part, if any
     stats: dict[str, float] = field(default_factory=dict)  # extra per-step numbers for the log
+    backward_done: bool = False  # the objective already back-propagated (gradient cache)
 
 
 class Objective(Protocol):
-    """A training objective: ``objective(model, processor, pairs) -> StepOutput``."""
+    """A training objective: ``objective(model, processor, pairs) -> StepOutput``.
+
+    Objectives whose class sets ``takes_backward = True`` also accept ``backward=`` (how to
+    back-propagate a scalar) and may back-propagate themselves (``StepOutput.backward_done``).
+    """
 
     def __call__(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> StepOutput: ...
 
@@ -40,7 +65,188 @@ def _negatives(pairs: Sequence[TrainPair], per_pair: int) -> list[Item]:
 
 
 @dataclass
-class BaselineObjective:
+class _Chunk:
+    """The inputs of one chunk: pairs with their oracle and self-generated rationales."""
+
+    pairs: Sequence[TrainPair]
+    oracle: list[str] | None = None
+    self_ids: list[tuple[int, ...]] | None = None
+
+    def split(self, size: int) -> list[_Chunk]:
+        def part(xs: list | None, i: int) -> list | None:
+            return None if xs is None else xs[i : i + size]
+
+        return [
+            _Chunk(self.pairs[i : i + size], part(self.oracle, i), part(self.self_ids, i))
+            for i in range(0, len(self.pairs), size)
+        ]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which forwards a step needs (derived from the objective's settings)."""
+
+    query: str | None  # "direct" | "oracle" | "self" | None (no query embedding)
+    contrastive: bool
+    lm: bool  # any LM loss at all (query oracle rationale + target <emb>)
+    negatives_per_pair: int  # 0: no hard negatives
+
+
+def _forward(model: Any, batch: dict, *, lm: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
+    from rge.model.embed import forward, move_batch
+
+    emb, loss_sum, n = forward(model, move_batch(batch, next(model.parameters()).device), lm=lm)
+    return emb, loss_sum, int(n)
+
+
+def _encode(
+    model: Any, processor: Any, chunk: _Chunk, plan: _Plan, with_lm: bool, lm_scale: float
+) -> Encoded:
+    """Embeddings (and, with ``with_lm``, the weighted LM sum) of one chunk.
+
+    Embedding forwards run first (query, then targets), LM-only forwards last, so a no-LM
+    pass 1 of the gradient cache consumes the RNG exactly as pass 2 does up to its last
+    embedding.
+    """
+    from rge.model.chat import IGNORE, build_batch
+    from rge.model.reasoning import rationale_batch
+
+    queries = [p.query for p in chunk.pairs]
+    lm = plan.lm and with_lm
+    embs: dict[str, torch.Tensor] = {}
+    sums: list[torch.Tensor] = []
+    count = 0
+    if plan.query == "direct":
+        embs["q"] = _forward(model, build_batch(processor, queries), lm=False)[0]
+    elif plan.query == "oracle":
+        q, s, n = _forward(model, build_batch(processor, queries, chunk.oracle), lm=lm)
+        embs["q"], sums, count = q, [s], n
+    elif plan.query == "self":
+        embs["q"] = _forward(model, rationale_batch(processor, queries, chunk.self_ids), lm=False)[
+            0
+        ]
+    if plan.contrastive or lm:
+        negs = _negatives(chunk.pairs, plan.negatives_per_pair) if plan.contrastive else []
+        batch = build_batch(processor, [p.pos for p in chunk.pairs] + negs)
+        batch["labels"][len(chunk.pairs) :] = IGNORE  # LM only on the positives' <emb>
+        t_all, s, n = _forward(model, batch, lm=lm)
+        if plan.contrastive:
+            embs["t"], embs["n"] = t_all[: len(chunk.pairs)], t_all[len(chunk.pairs) :]
+        sums, count = sums + [s], count + n
+    if lm and plan.query != "oracle":
+        _, s, n = _forward(model, build_batch(processor, queries, chunk.oracle), lm=True)
+        sums, count = sums + [s], count + n
+    extra = lm_scale * sum(sums[1:], sums[0]) if sums else None
+    lm_sum = float(sum(float(s.detach()) for s in sums))
+    return Encoded(embs=embs, extra=extra, stats={"lm_sum": lm_sum, "lm_tokens": count})
+
+
+@dataclass
+class _Core:
+    """Shared machinery of the objectives below (not registered itself)."""
+
+    takes_backward: ClassVar[bool] = True
+
+    def _plan(self) -> _Plan:
+        raise NotImplementedError
+
+    def _weights(self) -> tuple[float, float]:
+        """(a_lm, a_con), summing to 1."""
+        raise NotImplementedError
+
+    def _temperature(self) -> float:
+        return float(getattr(self, "temperature", 0.03))
+
+    def _gather(self) -> GatherFn:
+        return getattr(self, "gather_fn", local_gather)
+
+    def _prepare(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> tuple:
+        """No-grad preparation: oracle rationales, self rationales, LM token count, stats."""
+        return _Chunk(pairs), 0, {}
+
+    def __call__(
+        self,
+        model: Any,
+        processor: Any,
+        pairs: Sequence[TrainPair],
+        *,
+        backward: Backward | None = None,
+    ) -> StepOutput:
+        plan = self._plan()
+        a_lm, a_con = self._weights()
+        whole, n_tokens, stats = self._prepare(model, processor, pairs)
+        lm_scale = a_lm / n_tokens if plan.lm and n_tokens else 0.0
+        n_negs = len(_negatives(pairs, plan.negatives_per_pair)) if plan.contrastive else 0
+        stats = {**stats, "candidates": float(len(pairs) + n_negs)} if plan.contrastive else stats
+        raw_con: list[torch.Tensor] = []
+
+        def loss_fn(embs: dict[str, torch.Tensor]) -> torch.Tensor:
+            n = embs["n"] if embs["n"].shape[0] else None
+            con = info_nce(
+                embs["q"], embs["t"], temperature=self._temperature(), negs=n,
+                gather_fn=self._gather(),
+            )  # fmt: skip
+            raw_con.append(con.detach())
+            return a_con * con
+
+        def encode(chunk: _Chunk, with_lm: bool) -> Encoded:
+            return _encode(model, processor, chunk, plan, with_lm, lm_scale)
+
+        size = int(getattr(self, "chunk_size", 0) or 0)
+        if size <= 0:
+            enc = encode(whole, True)
+            loss = loss_fn(enc.embs) if plan.contrastive else None
+            loss = enc.extra if loss is None else loss if enc.extra is None else loss + enc.extra
+            _check_tokens(enc.stats["lm_tokens"], n_tokens, plan)
+            return StepOutput(
+                loss=loss,
+                con=float(raw_con[0]) if raw_con else None,
+                lm=enc.stats["lm_sum"] / n_tokens if plan.lm else None,
+                stats=stats,
+            )
+        result = cached_backward(
+            whole.split(size),
+            encode,
+            loss_fn if plan.contrastive else None,
+            backward=backward or torch.Tensor.backward,
+        )
+        _check_tokens(int(result.stats.get("lm_tokens", 0)), n_tokens, plan)
+        return StepOutput(
+            loss=torch.tensor(result.loss),
+            con=float(raw_con[0]) if raw_con else None,
+            lm=result.stats.get("lm_sum", 0.0) / n_tokens if plan.lm else None,
+            stats=stats,
+            backward_done=True,
+        )
+
+
+def _check_tokens(seen: int, expected: int, plan: _Plan) -> None:
+    # the LM weight a_lm / N was fixed before the forwards; a mismatch would silently rescale it
+    if plan.lm and seen != expected:
+        raise RuntimeError(f"LM token count {seen} differs from the precomputed {expected}")
+
+
+def _oracle(rationales: dict[str, str], pairs: Sequence[TrainPair]) -> list[str]:
+    """The oracle rationale of every pair; raises naming the keys that have none."""
+    missing = [p.key for p in pairs if p.key not in rationales]
+    if missing:
+        raise KeyError(
+            f"no oracle rationale for key(s) {missing[:5]}"
+            f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''}; the rationale files "
+            "must cover every training row this objective sees"
+        )
+    return [rationales[p.key] for p in pairs]
+
+
+def _supervised_tokens(processor: Any, oracle: list[str]) -> int:
+    """Supervised LM tokens of a batch: oracle rationale + ``<emb>`` per query, ``<emb>`` per
+    target (as ``build_batch`` labels them: the response is tokenized on its own)."""
+    ids = processor.tokenizer(list(oracle), add_special_tokens=False)["input_ids"]
+    return sum(len(x) + 1 for x in ids) + len(oracle)
+
+
+@dataclass
+class BaselineObjective(_Core):
     """InfoNCE (paper eq. 2) between direct-mode query and target embeddings.
 
     Both sides are formatted as input + assistant header + ``<emb>`` (no rationale) and embedded
@@ -51,6 +257,7 @@ class BaselineObjective:
         temperature: InfoNCE temperature (paper: 0.03).
         use_negatives: add the data's hard negatives as extra candidates.
         negatives_per_pair: at most this many hard negatives per pair.
+        chunk_size: > 0: gradient cache with chunks of this many pairs; 0: one forward.
         gather_fn: cross-device gather for negatives (identity on one process); with several
             processes every rank must bring the same number of hard negatives.
     """
@@ -58,30 +265,145 @@ class BaselineObjective:
     temperature: float = 0.03
     use_negatives: bool = False
     negatives_per_pair: int = 1
+    chunk_size: int = 0
     gather_fn: GatherFn = local_gather
 
-    def __call__(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> StepOutput:
-        from rge.model.chat import build_batch
-        from rge.model.embed import forward, move_batch
+    def _plan(self) -> _Plan:
+        per_pair = self.negatives_per_pair if self.use_negatives else 0
+        return _Plan(query="direct", contrastive=True, lm=False, negatives_per_pair=per_pair)
 
-        device = next(model.parameters()).device
-        negs = _negatives(pairs, self.negatives_per_pair) if self.use_negatives else []
-        q_batch = move_batch(build_batch(processor, [p.query for p in pairs], emb=True), device)
-        t_batch = build_batch(processor, [p.pos for p in pairs] + negs, emb=True)
-        t_batch = move_batch(t_batch, device)
-        q = forward(model, q_batch, lm=False)[0]
-        t_all = forward(model, t_batch, lm=False)[0]
-        t, n = t_all[: len(pairs)], t_all[len(pairs) :]
-        loss = info_nce(
-            q, t, temperature=self.temperature, negs=n if negs else None, gather_fn=self.gather_fn
+    def _weights(self) -> tuple[float, float]:
+        return 0.0, 1.0
+
+
+@dataclass
+class RgeObjective(_Core):
+    """The RGE objective (paper eq. 10): a_lm * L_LM-bar + a_con * InfoNCE; see the module doc.
+
+    Args:
+        pair: ``q`` | ``q_oracle`` | ``q_self``: the query embedding of the contrastive pair.
+        alpha_lm, alpha_con: loss weights, normalised to sum to 1 (paper 1:10). ``alpha_lm`` 0
+            skips every LM-only forward; ``alpha_con`` 0 skips the embedding forwards.
+        temperature: InfoNCE temperature (paper 0.03).
+        max_new_tokens: generation cap of the self rationale (``q_self``; paper 128).
+        use_negatives, negatives_per_pair: hard negatives as extra candidates.
+        chunk_size: > 0: gradient cache with chunks of this many pairs (also the generation
+            batch); 0: one forward per side.
+        rationales: oracle rationale by pair key (needed when alpha_lm > 0 or pair is q_oracle).
+        gather_fn: cross-device gather of candidates. With several processes the LM mean is
+            each rank's own token-weighted mean (ranks average their gradients).
+        generate_fn: ``generate_rationales``-compatible generator (default: the greedy one).
+    """
+
+    pair: str = "q_self"
+    alpha_lm: float = 1.0
+    alpha_con: float = 10.0
+    temperature: float = 0.03
+    max_new_tokens: int = 128
+    use_negatives: bool = False
+    negatives_per_pair: int = 1
+    chunk_size: int = 0
+    rationales: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    gather_fn: GatherFn = local_gather
+    generate_fn: Callable[..., list] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.pair not in PAIRS:
+            raise ValueError(f"rge objective: unknown pair {self.pair!r}; use one of {PAIRS}")
+        if self.alpha_lm < 0 or self.alpha_con < 0 or self.alpha_lm + self.alpha_con <= 0:
+            raise ValueError(
+                f"rge objective: alpha_lm ({self.alpha_lm}) and alpha_con ({self.alpha_con}) "
+                "must be >= 0 with a positive sum"
+            )
+
+    def _weights(self) -> tuple[float, float]:
+        total = self.alpha_lm + self.alpha_con
+        return self.alpha_lm / total, self.alpha_con / total
+
+    def _plan(self) -> _Plan:
+        con = self.alpha_con > 0
+        query = {"q": "direct", "q_oracle": "oracle", "q_self": "self"}[self.pair] if con else None
+        per_pair = self.negatives_per_pair if self.use_negatives and con else 0
+        return _Plan(
+            query=query, contrastive=con, lm=self.alpha_lm > 0, negatives_per_pair=per_pair
         )
-        return StepOutput(
-            loss=loss, con=loss.item(), stats={"candidates": float(len(pairs) + len(negs))}
-        )
+
+    def needs_rationales(self) -> bool:
+        """Whether every pair must have an oracle rationale."""
+        plan = self._plan()
+        return plan.lm or plan.query == "oracle"
+
+    def check_rationales(self, pairs: Sequence[TrainPair]) -> None:
+        """Raise (naming keys) unless every pair has an oracle rationale, when one is needed."""
+        if self.needs_rationales():
+            _oracle(self.rationales, pairs)
+
+    def _prepare(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> tuple:
+        plan = self._plan()
+        oracle = _oracle(self.rationales, pairs) if self.needs_rationales() else None
+        n_tokens = _supervised_tokens(processor, oracle) if plan.lm else 0
+        self_ids, stats = None, {}
+        if plan.query == "self":
+            rats = self._generate(model, processor, pairs)
+            self_ids = [r.token_ids for r in rats]
+            stats = {
+                "self_tokens": sum(r.n_tokens for r in rats) / len(rats),
+                "forced_emb": sum(bool(r.forced) for r in rats) / len(rats),
+            }
+        return _Chunk(pairs, oracle, self_ids), n_tokens, stats
+
+    def _generate(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> list:
+        """Self rationales, greedy and without grad, in generation batches of ``chunk_size``."""
+        gen = self.generate_fn
+        if gen is None:
+            from rge.model.reasoning import generate_rationales as gen
+        was_training = model.training
+        try:
+            with torch.no_grad():
+                return gen(
+                    model, processor, [p.query for p in pairs],
+                    max_new_tokens=self.max_new_tokens, batch_size=self.chunk_size or None,
+                )  # fmt: skip
+        finally:
+            model.train(was_training)
+
+
+@dataclass
+class LmObjective(_Core):
+    """LM-only cold start: L_LM-bar over query oracle rationale + ``<emb>`` and target ``<emb>``.
+
+    Teaches the output format (paper §4.1): queries answer "rationale ... ``<emb>``", targets
+    ``<emb>`` right away. No embedding is used.
+
+    Args:
+        chunk_size: > 0: accumulate gradients over chunks of this many pairs.
+        rationales: oracle rationale by pair key (every pair must have one).
+    """
+
+    chunk_size: int = 0
+    rationales: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def _plan(self) -> _Plan:
+        return _Plan(query=None, contrastive=False, lm=True, negatives_per_pair=0)
+
+    def _weights(self) -> tuple[float, float]:
+        return 1.0, 0.0
+
+    def check_rationales(self, pairs: Sequence[TrainPair]) -> None:
+        """Raise (naming keys) unless every pair has an oracle rationale."""
+        _oracle(self.rationales, pairs)
+
+    def _prepare(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> tuple:
+        oracle = _oracle(self.rationales, pairs)
+        return _Chunk(pairs, oracle), _supervised_tokens(processor, oracle), {}
 
 
 # name -> objective class; the run config's ``objective`` key picks one.
-OBJECTIVES: dict[str, type] = {"baseline": BaselineObjective}
+OBJECTIVES: dict[str, type] = {
+    "baseline": BaselineObjective,
+    "rge": RgeObjective,
+    "lm": LmObjective,
+}
 
 
 def make_objective(name: str, params: dict[str, Any], **runtime: Any) -> Objective:
@@ -91,7 +413,8 @@ def make_objective(name: str, params: dict[str, Any], **runtime: Any) -> Objecti
         name: a key of ``OBJECTIVES``.
         params: a flat config mapping; keys the objective does not declare are ignored (a run's
             registry entry also carries keys for other stages).
-        runtime: non-config collaborators such as ``gather_fn``, passed through as given.
+        runtime: non-config collaborators such as ``gather_fn`` or ``rationales``, passed
+            through as given when the objective declares them.
 
     Returns:
         The objective instance.
@@ -100,4 +423,5 @@ def make_objective(name: str, params: dict[str, Any], **runtime: Any) -> Objecti
         raise ValueError(f"unknown objective {name!r}; known: {sorted(OBJECTIVES)}")
     cls = OBJECTIVES[name]
     fields = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in params.items() if k in fields and k not in runtime}, **runtime)
+    own = {k: v for k, v in params.items() if k in fields and k not in runtime}
+    return cls(**own, **{k: v for k, v in runtime.items() if k in fields})
