@@ -256,3 +256,8 @@ def cfg_oracle_rationales(wildcards):
 def cfg_check_rationales(wildcards):
     r = config["rationales"]
     return as_json({"subset": wildcards.subset, "fail_on_bad": r["fail_on_bad"]})
+
+
+def all_diagnostics():
+    """Figure 4's inputs: the perturbed-triplet training curves (issue 4 fills this in)."""
+    return []
