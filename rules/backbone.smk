@@ -9,9 +9,9 @@ rule pretrain_backbone:
     output:
         model=directory("data/pretrain_backbone/model"),
         report="data/pretrain_backbone/probe.json",
-    # torch threads: Snakemake exports OMP_NUM_THREADS = threads (capped at --cores), so
-    # parallel jobs never oversubscribe the cores (spin-waiting OpenMP threads cost 30x).
-    threads: 2
+    threads: rule_threads("pretrain_backbone")
+    resources:
+        **rule_resources("pretrain_backbone"),
     params:
         cfg=cfg_pretrain_backbone,
         io=stage_io,

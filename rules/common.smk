@@ -56,6 +56,21 @@ def stage_io(wildcards, input, output):
     return " ".join(args)
 
 
+def rule_threads(rule):
+    """CPU threads of a rule's jobs (config `resources.<rule>.threads`, default 1).
+
+    Snakemake exports OMP_NUM_THREADS = threads (capped at --cores), so torch in parallel jobs
+    never oversubscribes the cores (spinning OpenMP threads cost up to 30x on 2 cores).
+    """
+    return config.get("resources", {}).get(rule, {}).get("threads", 1)
+
+
+def rule_resources(rule):
+    """A rule's scheduler resources from the config (`resources.<rule>`: gpu, mem_mb, runtime, ...)."""
+    spec = config.get("resources", {}).get(rule, {})
+    return {k: v for k, v in spec.items() if k != "threads"}
+
+
 def repo_file(path):
     """A file shipped in this repository (e.g. the paper's numbers), whatever the working directory."""
     return os.path.join(workflow.basedir, path)

@@ -6,6 +6,9 @@ rule make_synthetic:
     """The synthetic benchmark, written in the exact layout of the hub repos (DESIGN §4)."""
     output:
         out=directory("data/make_synthetic"),
+    threads: rule_threads("make_synthetic")
+    resources:
+        **rule_resources("make_synthetic"),
     params:
         cfg=cfg_make_synthetic,
         io=stage_io,
@@ -23,6 +26,9 @@ rule fetch_mmeb_train:
         mirror=mirror_input,
     output:
         out=directory("data/fetch_mmeb_train/{subset}"),
+    threads: rule_threads("fetch_mmeb_train")
+    resources:
+        **rule_resources("fetch_mmeb_train"),
     params:
         cfg=cfg_fetch_mmeb_train,
         io=stage_io,
@@ -40,6 +46,9 @@ rule fetch_mmeb_eval:
         mirror=mirror_input,
     output:
         out=directory("data/fetch_mmeb_eval/{task}"),
+    threads: rule_threads("fetch_mmeb_eval")
+    resources:
+        **rule_resources("fetch_mmeb_eval"),
     params:
         cfg=cfg_fetch_mmeb_eval,
         io=stage_io,
@@ -57,6 +66,9 @@ rule fetch_retrieval:
         mirror=mirror_input,
     output:
         out=directory("data/fetch_retrieval/{bench}"),
+    threads: rule_threads("fetch_retrieval")
+    resources:
+        **rule_resources("fetch_retrieval"),
     params:
         cfg=cfg_fetch_retrieval,
         io=stage_io,
@@ -75,6 +87,9 @@ rule prepare_train:
     output:
         records="data/prepare_train/{subset}.jsonl",
         report="data/prepare_train/{subset}.report.json",
+    threads: rule_threads("prepare_train")
+    resources:
+        **rule_resources("prepare_train"),
     params:
         cfg=cfg_prepare_train,
         io=stage_io,
@@ -92,6 +107,9 @@ rule select_cold_start:
         records=cold_start_records,
     output:
         selection="data/select_cold_start/selection.json",
+    threads: rule_threads("select_cold_start")
+    resources:
+        **rule_resources("select_cold_start"),
     params:
         cfg=cfg_select_cold_start,
         io=stage_io,

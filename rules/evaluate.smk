@@ -10,6 +10,11 @@ rule embed_eval:
         score="data/embed_eval/{run}/{mode}/{task}.json",
         predictions="data/embed_eval/{run}/{mode}/{task}.predictions.jsonl",
         rationales="data/embed_eval/{run}/{mode}/{task}.rationales.jsonl",
+    threads: rule_threads("embed_eval")
+    resources:
+        **rule_resources("embed_eval"),
+    group:
+        "evaluate"
     params:
         cfg=cfg_embed_eval,
         io=stage_io,
@@ -27,6 +32,11 @@ rule score_mmeb:
         scores=task_scores,
     output:
         summary="data/score_mmeb/{run}/{mode}.json",
+    threads: rule_threads("score_mmeb")
+    resources:
+        **rule_resources("score_mmeb"),
+    group:
+        "evaluate"
     params:
         cfg=cfg_score_mmeb,
         io=stage_io,
@@ -46,6 +56,11 @@ rule score_retrieval:
     output:
         score="data/score_retrieval/{run}/{bench}/{qmode}-{tmode}.json",
         rationales="data/score_retrieval/{run}/{bench}/{qmode}-{tmode}.rationales.jsonl",
+    threads: rule_threads("score_retrieval")
+    resources:
+        **rule_resources("score_retrieval"),
+    group:
+        "evaluate"
     params:
         cfg=cfg_score_retrieval,
         io=stage_io,

@@ -11,6 +11,9 @@ rule oracle_rationales:
         model=rationale_model,
     output:
         rationales="data/oracle_rationales/{subset}/{shard}.jsonl",
+    threads: rule_threads("oracle_rationales")
+    resources:
+        **rule_resources("oracle_rationales"),
     params:
         cfg=cfg_oracle_rationales,
         io=stage_io,
@@ -35,6 +38,9 @@ rule check_rationales:
     output:
         rationales="data/check_rationales/{subset}.jsonl",
         report="data/check_rationales/{subset}.report.json",
+    threads: rule_threads("check_rationales")
+    resources:
+        **rule_resources("check_rationales"),
     params:
         cfg=cfg_check_rationales,
         io=stage_io,

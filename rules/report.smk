@@ -12,6 +12,9 @@ rule table2:
         md="data/table2/table2_mmeb_main.md",
         csv="data/table2/table2_mmeb_main.csv",
         tex="data/table2/table2_mmeb_main.tex",
+    threads: rule_threads("table2")
+    resources:
+        **rule_resources("table2"),
     params:
         cfg=cfg_table2,
         io=stage_io,
@@ -33,6 +36,9 @@ rule table15:
         md="data/table15/table15_mmeb_per_dataset.md",
         csv="data/table15/table15_mmeb_per_dataset.csv",
         tex="data/table15/table15_mmeb_per_dataset.tex",
+    threads: rule_threads("table15")
+    resources:
+        **rule_resources("table15"),
     params:
         cfg=cfg_table15,
         io=stage_io,

@@ -12,7 +12,9 @@ rule cold_start:
         model=directory("data/cold_start/model"),
         train_log="data/cold_start/train_log.jsonl",
         summary="data/cold_start/summary.json",
-    threads: 2
+    threads: rule_threads("cold_start")
+    resources:
+        **rule_resources("cold_start"),
     params:
         cfg=cfg_cold_start,
         io=stage_io,
@@ -36,9 +38,9 @@ rule train_run:
         model=directory("data/train_run/{run}/model"),
         train_log="data/train_run/{run}/train_log.jsonl",
         summary="data/train_run/{run}/summary.json",
-    # torch threads: Snakemake exports OMP_NUM_THREADS = threads (capped at --cores), so
-    # parallel jobs never oversubscribe the cores (spin-waiting OpenMP threads cost 30x).
-    threads: 2
+    threads: rule_threads("train_run")
+    resources:
+        **rule_resources("train_run"),
     params:
         cfg=cfg_train_run,
         io=stage_io,

@@ -69,3 +69,13 @@ def test_unknown_eval_task_knob_is_named():
     proc = snakemake("-n", "--config", "eval_tasks=NoSuchTask")
     assert proc.returncode != 0
     assert "NoSuchTask" in proc.stdout + proc.stderr
+
+
+def test_paper_jobs_ask_for_the_resources_the_config_gives():
+    proc = snakemake("-n", "-F", "--configfile", "config/paper.yaml")
+    assert proc.returncode == 0, proc.stderr
+    blocks = proc.stdout.split("\nrule ")
+    train = next(b for b in blocks if b.startswith("train_run:"))
+    assert "gpu=8" in train and "nodes=4" in train and "runtime=2880" in train
+    oracle = next(b for b in blocks if b.startswith("oracle_rationales:"))
+    assert "gpu=4" in oracle
