@@ -2,14 +2,12 @@
 
 
 rule embed_eval:
-    """One run x embedding mode x MMEB task: Precision@1 and per-query predictions."""
+    """One run x embedding mode: Precision@1 and per-query predictions on every MMEB task."""
     input:
         model="data/train_run/{run}/model",
-        data="data/fetch_mmeb_eval/{task}",
+        data=eval_task_dirs,
     output:
-        score="data/embed_eval/{run}/{mode}/{task}.json",
-        predictions="data/embed_eval/{run}/{mode}/{task}.predictions.jsonl",
-        rationales="data/embed_eval/{run}/{mode}/{task}.rationales.jsonl",
+        out=directory("data/embed_eval/{run}/{mode}"),
     threads: rule_threads("embed_eval")
     resources:
         **rule_resources("embed_eval"),
@@ -21,7 +19,7 @@ rule embed_eval:
     conda:
         "../environment.yml"
     log:
-        "data/logs/embed_eval/{run}/{mode}/{task}.log",
+        "data/logs/embed_eval/{run}/{mode}.log",
     shell:
         "python -m rge.stages.embed_eval --cfg {params.cfg:q} {params.io} --log {log:q}"
 

@@ -38,9 +38,16 @@ def mirror_dir(repo):
 def run_config(run):
     """Training defaults overridden by the registry entry of ``run``."""
     entry = config["runs"][run]
-    merged = {**config["train"], **{k: v for k, v in entry.items() if k != "eval_modes"}}
-    merged.setdefault("subsets", TRAIN_SUBSETS)
+    skip = ("eval_modes", "eval_tasks")
+    merged = {**config["train"], **{k: v for k, v in entry.items() if k not in skip}}
+    # a study restricted by `train_subsets=` trains every run on what is left of its subsets
+    merged["subsets"] = [s for s in entry.get("subsets", TRAIN_SUBSETS) if s in TRAIN_SUBSETS]
     return merged
+
+
+def active(run):
+    """A run the (possibly restricted) study can train and evaluate."""
+    return bool(run_config(run)["subsets"]) and bool(run_eval_tasks(run))
 
 
 def run_modes(run):
@@ -72,12 +79,22 @@ def train_inputs(wildcards):
     return [f"data/prepare_train/{s}.jsonl" for s in run_config(wildcards.run)["subsets"]]
 
 
+def run_eval_tasks(run):
+    """The eval tasks of a run: its registry `eval_tasks` (e.g. Table 1's four), else all."""
+    wanted = config["runs"][run].get("eval_tasks")
+    return [t for t in EVAL_TASKS if wanted is None or t in wanted]
+
+
+def eval_task_dirs(wildcards):
+    return [f"data/fetch_mmeb_eval/{t}" for t in run_eval_tasks(wildcards.run)]
+
+
 def task_scores(wildcards):
-    return [f"data/embed_eval/{wildcards.run}/{wildcards.mode}/{t}.json" for t in EVAL_TASKS]
+    return [f"data/embed_eval/{wildcards.run}/{wildcards.mode}"]
 
 
 def table_runs(table):
-    return config["report"][table]["runs"]
+    return [r for r in config["report"][table]["runs"] if active(r)]
 
 
 def table2_inputs(wildcards):
@@ -96,10 +113,10 @@ def all_tables():
 
 
 def all_retrieval_scores():
-    """Every run on every retrieval set, in each of its modes on the query side."""
+    """The main runs (Table 2's) on every retrieval set, each mode on the query side."""
     return [
         f"data/score_retrieval/{r}/{b}/{m}-direct.json"
-        for r in RUNS
+        for r in table_runs("table2")
         for m in run_modes(r)
         for b in BENCHES
     ]
@@ -195,8 +212,7 @@ def cfg_embed_eval(wildcards):
         {
             "run": wildcards.run,
             "mode": wildcards.mode,
-            "task": wildcards.task,
-            **config["tasks"]["eval"][wildcards.task],
+            "tasks": {t: config["tasks"]["eval"][t] for t in run_eval_tasks(wildcards.run)},
             "batch_size": config["evaluate"]["batch_size"],
             "max_new_tokens": config["evaluate"]["max_new_tokens"],
             "cache_dir": config["evaluate"].get("cache_dir") or None,
@@ -210,7 +226,7 @@ def cfg_score_mmeb(wildcards):
         {
             "run": wildcards.run,
             "mode": wildcards.mode,
-            "tasks": {t: config["tasks"]["eval"][t] for t in EVAL_TASKS},
+            "tasks": {t: config["tasks"]["eval"][t] for t in run_eval_tasks(wildcards.run)},
         }
     )
 

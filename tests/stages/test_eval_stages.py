@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -68,21 +69,26 @@ def eval_args(tmp_path: Path, task: str, cfg: dict) -> list[str]:
     return [
         "--cfg", json.dumps(cfg),
         "--input", f"model={model}", "--input", f"data={write_task(tmp_path / task, task)}",
-        "--output", f"score={tmp_path / 'out' / f'{task}.json'}",
-        "--output", f"predictions={tmp_path / 'out' / f'{task}.jsonl'}",
-        "--output", f"rationales={tmp_path / 'out' / f'{task}.rationales.jsonl'}",
+        "--output", f"out={tmp_path / 'out'}",
         "--log", str(tmp_path / "logs" / f"{task}.log"),
     ]  # fmt: skip
 
 
 def cfg_for(task: str, **extra) -> dict:
-    return {"run": "r1", "mode": "direct", "task": task, "meta_task": "vqa", "split": "IND",
+    spec = {"meta_task": extra.pop("meta_task", "vqa"), "split": extra.pop("split", "IND")}
+    return {"run": "r1", "mode": "direct", "tasks": {task: spec},
             "batch_size": 2, "min_pixels": 64, "max_pixels": 256, **extra}  # fmt: skip
+
+
+def eval_main(args: list[str], **kw) -> dict:
+    """Run embed_eval on one task; return that task's score."""
+    (score,) = embed_eval.main(args, **kw).values()
+    return score
 
 
 def test_embed_eval_writes_score_and_predictions(tmp_path):
     fake = FakeEncoders()
-    score = embed_eval.main(eval_args(tmp_path, "toy", cfg_for("toy")), encoders=fake)
+    score = eval_main(eval_args(tmp_path, "toy", cfg_for("toy")), encoders=fake)
     on_disk = read_json(tmp_path / "out" / "toy.json")
     assert on_disk == score == {"acc": 0.75, "num_correct": 3, "num_pred": 4, "task": "toy",
                                 "run": "r1", "mode": "direct", "meta_task": "vqa",
@@ -90,7 +96,7 @@ def test_embed_eval_writes_score_and_predictions(tmp_path):
                                 "num_rationales": 0, "mean_rationale_tokens": None,
                                 "forced_emb_rate": None}  # fmt: skip
     assert read_jsonl(tmp_path / "out" / "toy.rationales.jsonl") == []
-    preds = read_jsonl(tmp_path / "out" / "toy.jsonl")
+    preds = read_jsonl(tmp_path / "out" / "toy.predictions.jsonl")
     assert [p["key"] for p in preds] == ["toy/0", "toy/1", "toy/2", "toy/3"]
     assert [p["correct"] for p in preds] == [True, True, False, True]
     assert sorted(set(fake.seen)) == [("direct", "query"), ("direct", "target")]
@@ -101,19 +107,19 @@ def test_embed_eval_writes_score_and_predictions(tmp_path):
 
 def test_embed_eval_bad_cfg(tmp_path):
     with pytest.raises(ValueError, match="meta_task"):
-        embed_eval.main(eval_args(tmp_path, "toy", cfg_for("toy", meta_task="VQA")),
+        eval_main(eval_args(tmp_path, "toy", cfg_for("toy", meta_task="VQA")),
                         encoders=FakeEncoders())  # fmt: skip
 
 
 def test_embed_eval_disk_cache_reused_by_rerun(tmp_path):
     cfg = cfg_for("toy", cache_dir=str(tmp_path / "cache"))
-    embed_eval.main(eval_args(tmp_path, "toy", cfg), encoders=FakeEncoders())
+    eval_main(eval_args(tmp_path, "toy", cfg), encoders=FakeEncoders())
     again = FakeEncoders()
-    score = embed_eval.main(eval_args(tmp_path, "toy", cfg), encoders=again)
+    score = eval_main(eval_args(tmp_path, "toy", cfg), encoders=again)
     assert again.enc.calls == [] and score["acc"] == 0.75
     (tmp_path / "model" / "config.json").write_text('{"changed": 1}')  # a retrained model
     changed = FakeEncoders()
-    embed_eval.main(eval_args(tmp_path, "toy", cfg), encoders=changed)
+    eval_main(eval_args(tmp_path, "toy", cfg), encoders=changed)
     assert len(changed.enc.encoded()) == 7
 
 
@@ -124,7 +130,7 @@ def test_embed_eval_with_injected_rows(tmp_path):
         return colour_rows(task)
 
     args = eval_args(tmp_path, "toy", cfg_for("toy"))
-    assert embed_eval.main(args, rows_loader=loader, encoders=FakeEncoders())["acc"] == 0.75
+    assert eval_main(args, rows_loader=loader, encoders=FakeEncoders())["acc"] == 0.75
 
 
 def write_scores(out: Path, accs: dict[str, tuple[float, str, str]], run="r1", mode="direct"):
@@ -208,8 +214,11 @@ def test_chain_embed_score_tables(tmp_path):
     paths = []
     for task, meta, split in (("syn_a", "vqa", "IND"), ("syn_b", "retrieval", "OOD")):
         args = eval_args(tmp_path, task, cfg_for(task, meta_task=meta, split=split))
-        embed_eval.main(args, encoders=FakeEncoders())
-        paths.append(tmp_path / "out" / f"{task}.json")
+        eval_main(args, encoders=FakeEncoders())
+        # each call replaces the output folder (one job per run x mode): keep the score
+        paths.append(tmp_path / "scores" / f"{task}.json")
+        paths[-1].parent.mkdir(exist_ok=True)
+        shutil.copyfile(tmp_path / "out" / f"{task}.json", paths[-1])
     registry = {"syn_a": {"meta_task": "vqa", "split": "IND"},
                 "syn_b": {"meta_task": "retrieval", "split": "OOD"}}  # fmt: skip
     summary = tmp_path / "summary.json"
@@ -254,13 +263,13 @@ def test_embed_eval_real_tiny_model(tmp_path):
     pixels = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}
     model, processor = build_tiny({}, seed=0, **pixels)
     save_pretrained(model, processor, tmp_path / "model")
-    score = embed_eval.main(eval_args(tmp_path, "toy", cfg_for("toy", **pixels)))
+    score = eval_main(eval_args(tmp_path, "toy", cfg_for("toy", **pixels)))
     assert score["num_pred"] == 4 and 0.0 <= score["acc"] <= 1.0
     # the same number straight from the model's embeddings, outside the stage
     rows = load_eval_rows(tmp_path / "toy", "toy").records
     direct = evaluate_task(rows, lambda items, side: embed_direct(model, processor, items).detach())
     assert score["acc"] == direct.acc
-    preds = read_jsonl(tmp_path / "out" / "toy.jsonl")
+    preds = read_jsonl(tmp_path / "out" / "toy.predictions.jsonl")
     assert [p["pred"] for p in preds] == [p["pred"] for p in direct.predictions]
 
 
@@ -286,7 +295,7 @@ class FakeReasoningEncoders(FakeEncoders):
 def test_embed_eval_reasoning_mode_writes_rationales(tmp_path):
     fake = FakeReasoningEncoders()
     cfg = cfg_for("toy", mode="reasoning", max_new_tokens=7)
-    score = embed_eval.main(eval_args(tmp_path, "toy", cfg), encoders=fake)
+    score = eval_main(eval_args(tmp_path, "toy", cfg), encoders=fake)
     # the fake reasons on queries only; the WordEncoder still gets 3 of 4 right
     assert score["acc"] == 0.75 and score["mode"] == "reasoning"
     assert score["target_mode"] == "direct" and score["max_new_tokens"] == 7
@@ -306,7 +315,7 @@ def test_embed_eval_reasoning_mode_writes_rationales(tmp_path):
 def test_embed_eval_reasoning_on_both_sides(tmp_path):
     fake = FakeReasoningEncoders()
     cfg = cfg_for("toy", mode="reasoning", target_mode="reasoning", max_new_tokens=7)
-    score = embed_eval.main(eval_args(tmp_path, "toy", cfg), encoders=fake)
+    score = eval_main(eval_args(tmp_path, "toy", cfg), encoders=fake)
     recs = read_jsonl(tmp_path / "out" / "toy.rationales.jsonl")
     targets = [r for r in recs if r["side"] == "target"]
     # 4 unique candidate texts; first seen as toy/0/0 red, toy/0/1 green, toy/0/2 blue, toy/1/2
@@ -317,11 +326,11 @@ def test_embed_eval_reasoning_on_both_sides(tmp_path):
 
 def test_embed_eval_reasoning_reuses_direct_targets_not_rationales(tmp_path):
     cfg = cfg_for("toy", cache_dir=str(tmp_path / "cache"))
-    embed_eval.main(eval_args(tmp_path, "toy", cfg), encoders=FakeEncoders())
+    eval_main(eval_args(tmp_path, "toy", cfg), encoders=FakeEncoders())
     reasoning_cfg = {**cfg, "mode": "reasoning", "max_new_tokens": 7}
     for _ in range(2):  # a rerun generates again: the rationales file is complete every time
         fake = FakeReasoningEncoders()
-        score = embed_eval.main(eval_args(tmp_path, "toy", reasoning_cfg), encoders=fake)
+        score = eval_main(eval_args(tmp_path, "toy", reasoning_cfg), encoders=fake)
         assert fake.enc.calls == []  # direct candidates came from the direct run's cache
         assert [len(c) for c in fake.reasoning_calls] == [3] and score["num_rationales"] == 3
         assert len(read_jsonl(tmp_path / "out" / "toy.rationales.jsonl")) == 3
@@ -329,11 +338,11 @@ def test_embed_eval_reasoning_reuses_direct_targets_not_rationales(tmp_path):
 
 def test_embed_eval_reasoning_needs_budget_and_rationales(tmp_path):
     with pytest.raises(KeyError, match="max_new_tokens"):
-        embed_eval.main(eval_args(tmp_path, "toy", cfg_for("toy", mode="reasoning")),
+        eval_main(eval_args(tmp_path, "toy", cfg_for("toy", mode="reasoning")),
                         encoders=FakeReasoningEncoders())  # fmt: skip
     # an encoder that cannot say what it reasoned must not pass as reasoning mode
     with pytest.raises(TypeError, match="keeps no rationales"):
-        embed_eval.main(eval_args(tmp_path, "toy", cfg_for("toy", mode="reasoning",
+        eval_main(eval_args(tmp_path, "toy", cfg_for("toy", mode="reasoning",
                                                            max_new_tokens=3)),
                         encoders=FakeEncoders())  # fmt: skip
     assert not (tmp_path / "out" / "toy.json").exists()
@@ -401,7 +410,7 @@ def test_embed_eval_real_tiny_model_reasoning(tmp_path):
     model, processor = build_tiny({}, seed=0, **pixels)
     save_pretrained(model, processor, tmp_path / "model")
     cfg = cfg_for("toy", mode="reasoning", max_new_tokens=4, **pixels)
-    score = embed_eval.main(eval_args(tmp_path, "toy", cfg))
+    score = eval_main(eval_args(tmp_path, "toy", cfg))
     rows = load_eval_rows(tmp_path / "toy", "toy").records
 
     def encode(items, side):
@@ -411,7 +420,7 @@ def test_embed_eval_real_tiny_model_reasoning(tmp_path):
 
     ref = evaluate_task(rows, encode)
     assert score["acc"] == ref.acc and score["num_rationales"] == 3
-    preds = read_jsonl(tmp_path / "out" / "toy.jsonl")
+    preds = read_jsonl(tmp_path / "out" / "toy.predictions.jsonl")
     assert [p["gt_score"] for p in preds] == pytest.approx([p["gt_score"] for p in ref.predictions],
                                                            abs=1e-5)  # fmt: skip
     recs = read_jsonl(tmp_path / "out" / "toy.rationales.jsonl")
@@ -419,3 +428,24 @@ def test_embed_eval_real_tiny_model_reasoning(tmp_path):
     assert [(r["n_tokens"], r["forced"], r["rationale"]) for r in recs] == [
         (r.n_tokens, r.forced, r.text) for r in rats
     ]
+
+
+def test_embed_eval_scores_every_task_of_a_run_in_one_job(tmp_path):
+    cfg = cfg_for("syn_a")
+    cfg["tasks"]["syn_b"] = {"meta_task": "retrieval", "split": "OOD"}
+    args = eval_args(tmp_path, "syn_a", cfg)
+    args += ["--input", f"data={write_task(tmp_path / 'syn_b', 'syn_b')}"]
+    fake = FakeEncoders()
+    scores = embed_eval.main(args, encoders=fake)
+    assert list(scores) == ["syn_a", "syn_b"]
+    for task in scores:
+        assert read_json(tmp_path / "out" / f"{task}.json") == scores[task]
+        assert (tmp_path / "out" / f"{task}.predictions.jsonl").exists()
+    assert scores["syn_b"]["split"] == "OOD" and scores["syn_b"]["meta_task"] == "retrieval"
+
+
+def test_embed_eval_needs_one_data_input_per_task(tmp_path):
+    cfg = cfg_for("syn_a")
+    cfg["tasks"]["syn_b"] = {"meta_task": "vqa", "split": "IND"}
+    with pytest.raises(ValueError, match="missing \\['syn_b'\\]"):
+        embed_eval.main(eval_args(tmp_path, "syn_a", cfg), encoders=FakeEncoders())

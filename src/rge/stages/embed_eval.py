@@ -1,4 +1,7 @@
-"""Embed and score one MMEB eval task for one run and embedding mode (MMEB protocol, paper §4.1).
+"""Embed and score the MMEB eval tasks of one run and embedding mode (MMEB protocol, paper §4.1).
+
+One job per (run, mode) loads the model once and scores every task in turn (a job per task
+would pay the ~5 s torch/transformers import per task, which dominates at embedded scale).
 
 Each unique query and candidate is embedded once; each row is scored against its own candidates;
 Precision@1 with ties counted against the ground truth (``rge.evaluate.metrics``). In reasoning
@@ -11,9 +14,8 @@ Config keys (cfg slice):
     target_mode (str, default "direct"): the embedding mode of the candidate side.
     max_new_tokens (int): reasoning-mode generation budget, ``<emb>`` included (paper: 128);
         required when either side reasons.
-    task (str): the MMEB task folder name, e.g. "OK-VQA".
-    meta_task (str): "classification" | "vqa" | "retrieval" | "grounding".
-    split (str): "IND" | "OOD".
+    tasks (dict): {task folder name, e.g. "OK-VQA": {meta_task: "classification" | "vqa" |
+        "retrieval" | "grounding", split: "IND" | "OOD"}}.
     batch_size (int): items per forward pass.
     min_pixels, max_pixels (int): image resolution bounds for the processor.
     check_images (bool, default false): open every image header while loading (slow) or only
@@ -26,14 +28,16 @@ Config keys (cfg slice):
 
 Inputs:
     model: the model directory (``save_pretrained`` layout).
-    data: the fetched eval task directory (``<task>/test-*.parquet`` + ``eval_images/``).
+    data: the fetched eval task directories (``<task>/test-*.parquet`` + ``eval_images/``), one
+        per task of ``tasks``, each named after its task (repeat the name).
 Outputs:
-    score: ``{task}.json`` = {acc, num_correct, num_pred, task, run, mode, meta_task, split,
+    out: a directory with, per task, the three files below.
+    ``{task}.json`` = {acc, num_correct, num_pred, task, run, mode, meta_task, split,
         target_mode, max_new_tokens (null without reasoning), num_rationales,
         mean_rationale_tokens, forced_emb_rate (both null without rationales)}.
-    predictions: JSONL, one record per row: key, pred, correct, num_candidates, gt_score,
+    ``{task}.predictions.jsonl``: one record per row: key, pred, correct, num_candidates, gt_score,
         best_other_score.
-    rationales: JSONL, one record per unique item embedded in reasoning mode: key (row key, or
+    ``{task}.rationales.jsonl``: one record per unique item embedded in reasoning mode: key (row key, or
         "<row key>/<candidate index>" on the target side), side, text, image, rationale,
         n_tokens, forced (``<emb>`` appended at the budget). Empty in direct mode.
 """
@@ -58,8 +62,9 @@ from rge.evaluate.encoders import (
 )
 from rge.evaluate.metrics import META_TASKS, SPLITS
 from rge.evaluate.mmeb import evaluate_task, reasoning_entries
-from rge.io import write_json, write_jsonl
+from rge.io import atomic_dir, write_json, write_jsonl
 from rge.stages._cli import stage_main
+from rge.stages.score_mmeb import as_list
 
 log = logging.getLogger(__name__)
 
@@ -106,17 +111,46 @@ def side_modes(cfg: dict) -> dict[str, str]:
 
 
 def run(cfg: dict, inputs, outputs, *, rows_loader: RowLoader = load_rows, encoders=None) -> dict:
-    """Score one task; ``rows_loader`` and ``encoders`` (model_dir, cfg) -> encoder_for are
-    injectable for tests."""
-    _check_cfg(cfg)
-    task, mode = cfg["task"], cfg["mode"]
-    rows = rows_loader(Path(inputs.data), task, cfg)
-    if not rows:
-        raise ValueError(f"{inputs.data}: task {task!r} has no rows")
+    """Score every task of ``cfg["tasks"]``; returns {task: score}. ``rows_loader`` and
+    ``encoders`` (model_dir, cfg) -> encoder_for are injectable for tests."""
+    tasks = cfg.get("tasks") or {}
+    data_dirs = {Path(d).name: Path(d) for d in as_list(inputs.data)}
+    missing = [t for t in tasks if t not in data_dirs]
+    if not tasks or missing or len(data_dirs) != len(tasks):
+        raise ValueError(
+            f"embed_eval: data inputs {sorted(data_dirs)} do not match tasks {list(tasks)}"
+            f" (a fetched task folder is named after its task; missing {missing})"
+        )
+    task_cfgs = [{**cfg, "task": t, **spec} for t, spec in tasks.items()]
+    for task_cfg in task_cfgs:
+        _check_cfg(task_cfg)
     encoder_for = (encoders or model_encoder_factory)(Path(inputs.model), cfg)
+    fingerprint = dir_fingerprint(inputs.model)
+    with atomic_dir(outputs.out) as out:
+        return {
+            c["task"]: score_task(
+                c, data_dirs[c["task"]], encoder_for, fingerprint, out, rows_loader
+            )
+            for c in task_cfgs
+        }
+
+
+def score_task(
+    cfg: dict,
+    data_dir: Path,
+    encoder_for,
+    fingerprint: str,
+    out: Path,
+    rows_loader: RowLoader = load_rows,
+) -> dict:
+    """Score one task into ``out/{task}.json`` (+ predictions and rationales JSONL)."""
+    task, mode = cfg["task"], cfg["mode"]
+    rows = rows_loader(data_dir, task, cfg)
+    if not rows:
+        raise ValueError(f"{data_dir}: task {task!r} has no rows")
     modes = side_modes(cfg)
     caches = side_caches(
-        dir_fingerprint(inputs.model),
+        fingerprint,
         modes,
         pixels=(cfg.get("min_pixels"), cfg.get("max_pixels")),
         max_new_tokens=cfg.get("max_new_tokens"),
@@ -147,9 +181,9 @@ def run(cfg: dict, inputs, outputs, *, rows_loader: RowLoader = load_rows, encod
         "max_new_tokens": cfg["max_new_tokens"] if reasoning else None,
         **stats,
     }
-    write_jsonl(outputs.predictions, result.predictions)
-    write_jsonl(outputs.rationales, records)
-    write_json(outputs.score, score)
+    write_jsonl(out / f"{task}.predictions.jsonl", result.predictions)
+    write_jsonl(out / f"{task}.rationales.jsonl", records)
+    write_json(out / f"{task}.json", score)
     return score
 
 

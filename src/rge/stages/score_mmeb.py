@@ -40,6 +40,14 @@ def as_list(value) -> list[Path]:
     return [Path(v) for v in value] if isinstance(value, list) else [Path(value)]
 
 
+def score_files(paths: list[Path], cfg: dict) -> list[Path]:
+    """Per-task score JSONs; an ``embed_eval`` output folder stands for its ``{task}.json`` files."""
+    files = []
+    for path in paths:
+        files += [path / f"{t}.json" for t in cfg["tasks"]] if path.is_dir() else [path]
+    return files
+
+
 def collect(paths: list[Path], cfg: dict) -> dict[str, dict]:
     """Read the task scores and check them against the run, mode and task registry in cfg."""
     registry = cfg["tasks"]
@@ -78,7 +86,7 @@ def rationale_summary(tasks: dict[str, dict]) -> dict:
 
 def run(cfg: dict, inputs, outputs) -> dict:
     """Aggregate the task scores into the summary JSON."""
-    tasks = collect(as_list(inputs.scores), cfg)
+    tasks = collect(score_files(as_list(inputs.scores), cfg), cfg)
     agg = aggregate(
         {t: r["acc"] for t, r in tasks.items()},
         {t: r["meta_task"] for t, r in tasks.items()},
