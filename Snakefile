@@ -32,3 +32,4 @@ rule all:
     input:
         tables=all_tables(),
         retrieval=all_retrieval_scores(),
+        report="data/report/report.html",

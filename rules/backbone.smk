@@ -16,7 +16,7 @@ rule pretrain_backbone:
         cfg=cfg_pretrain_backbone,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/pretrain_backbone.log",
     benchmark:

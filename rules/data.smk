@@ -13,7 +13,7 @@ rule make_synthetic:
         cfg=cfg_make_synthetic,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/make_synthetic.log",
     shell:
@@ -33,7 +33,7 @@ rule fetch_mmeb_train:
         cfg=cfg_fetch_mmeb_train,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/fetch_mmeb_train/{subset}.log",
     shell:
@@ -53,7 +53,7 @@ rule fetch_mmeb_eval:
         cfg=cfg_fetch_mmeb_eval,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/fetch_mmeb_eval/{task}.log",
     shell:
@@ -73,7 +73,7 @@ rule fetch_retrieval:
         cfg=cfg_fetch_retrieval,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/fetch_retrieval/{bench}.log",
     shell:
@@ -94,7 +94,7 @@ rule prepare_train:
         cfg=cfg_prepare_train,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/prepare_train/{subset}.log",
     shell:
@@ -114,7 +114,7 @@ rule select_cold_start:
         cfg=cfg_select_cold_start,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/select_cold_start.log",
     shell:

@@ -17,7 +17,7 @@ rule embed_eval:
         cfg=cfg_embed_eval,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/embed_eval/{run}/{mode}.log",
     shell:
@@ -39,7 +39,7 @@ rule score_mmeb:
         cfg=cfg_score_mmeb,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/score_mmeb/{run}/{mode}.log",
     shell:
@@ -63,7 +63,7 @@ rule score_retrieval:
         cfg=cfg_score_retrieval,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/score_retrieval/{run}/{bench}/{qmode}-{tmode}.log",
     shell:

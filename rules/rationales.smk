@@ -45,7 +45,7 @@ rule check_rationales:
         cfg=cfg_check_rationales,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/check_rationales/{subset}.log",
     shell:

@@ -48,3 +48,29 @@ rule table15:
         "data/logs/table15.log",
     shell:
         "python -m rge.stages.table15 --cfg {params.cfg:q} {params.io} --log {log:q}"
+
+
+rule report:
+    """The study in one self-contained HTML page: tables, Figure 4, curves, examples."""
+    input:
+        table=report_tables,
+        figure4=report_figures,
+        train_log=report_train_files("train_log.jsonl"),
+        summary=report_train_files("summary.json"),
+        probe="data/pretrain_backbone/probe.json",
+        embed_eval=report_evaluations,
+        eval_task=eval_task_dirs_all,
+    output:
+        report="data/report/report.html",
+    threads: rule_threads("report")
+    resources:
+        **rule_resources("report"),
+    params:
+        cfg=cfg_report,
+        io=stage_io,
+    conda:
+        "../environment.yml"
+    log:
+        "data/logs/report.log",
+    shell:
+        "python -m rge.stages.report --cfg {params.cfg:q} {params.io} --log {log:q}"

@@ -277,3 +277,51 @@ def cfg_check_rationales(wildcards):
 def all_diagnostics():
     """Figure 4's inputs: the perturbed-triplet training curves (issue 4 fills this in)."""
     return []
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def report_tables(wildcards):
+    """The rendered markdown of every paper table, in the paper's order."""
+    return [t for t in all_tables() if t.endswith(".md")]
+
+
+def report_figures(wildcards):
+    return [f for f in all_figures() if f.endswith(".png")]
+
+
+def all_figures():
+    """Figure 4 (issue 4 fills this in with the diagnostics phase)."""
+    return []
+
+
+def report_train_files(name):
+    """`name` (train_log.jsonl / summary.json) of the cold start and every reported run."""
+
+    def files(wildcards):
+        runs = sorted({r for table in config["report"] for r in table_runs(table)})
+        return [f"data/cold_start/{name}"] + [f"data/train_run/{r}/{name}" for r in runs]
+
+    return files
+
+
+def report_evaluations(wildcards):
+    runs = sorted({r for table in config["report"] for r in table_runs(table)})
+    return [f"data/embed_eval/{r}/{m}" for r in runs for m in run_modes(r)]
+
+
+def eval_task_dirs_all(wildcards):
+    return [f"data/fetch_mmeb_eval/{t}" for t in EVAL_TASKS]
+
+
+def cfg_report(wildcards):
+    return as_json(
+        {
+            "study": config["study"],
+            "runs": config["runs"],
+            "tasks": {t: config["tasks"]["eval"][t] for t in EVAL_TASKS},
+            "baseline_run": "baseline",
+            "rge_run": "rge",
+        }
+    )

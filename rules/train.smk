@@ -19,13 +19,13 @@ rule cold_start:
         cfg=cfg_cold_start,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/cold_start.log",
     benchmark:
         "data/benchmarks/cold_start.tsv"
     shell:
-        "python -m rge.stages.cold_start --cfg {params.cfg:q} {params.io} --log {log:q}"
+        "python -m rge.launch -- python -m rge.stages.cold_start --cfg {params.cfg:q} {params.io} --log {log:q}"
 
 
 rule train_run:
@@ -45,10 +45,10 @@ rule train_run:
         cfg=cfg_train_run,
         io=stage_io,
     conda:
-        "../environment.yml"
+        "../workflow/envs/train.yaml"
     log:
         "data/logs/train_run/{run}.log",
     benchmark:
         "data/benchmarks/train_run/{run}.tsv"
     shell:
-        "python -m rge.stages.train_run --cfg {params.cfg:q} {params.io} --log {log:q}"
+        "python -m rge.launch -- python -m rge.stages.train_run --cfg {params.cfg:q} {params.io} --log {log:q}"
