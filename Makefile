@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	DS_BUILD_OPS=0 $(BIN)/python -m pip install -q -e '.[train,dvc,dev]'
+	DS_BUILD_OPS=0 $(BIN)/python -m pip install -q -e '.[train,dvc,dev,slurm]'
 	touch $@
 
 study: install  ## the embedded study, end to end (config/config.yaml)

@@ -23,6 +23,7 @@ include: "rules/data.smk"
 include: "rules/backbone.smk"
 include: "rules/rationales.smk"
 include: "rules/train.smk"
+include: "rules/diagnostics.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 
@@ -32,4 +33,5 @@ rule all:
     input:
         tables=all_tables(),
         retrieval=all_retrieval_scores(),
+        figures=all_figures(),
         report="data/report/report.html",

@@ -42,6 +42,7 @@ wildcard_constraints:
     run="|".join(map(re.escape, RUNS)),
     mode="direct|reasoning",
     shard=r"\d+",
+    variant="consistent|wrong_target|wrong_query",
     qmode="direct|reasoning",
     tmode="direct|reasoning",
 

@@ -94,7 +94,43 @@ def task_scores(wildcards):
 
 
 def table_runs(table):
-    return [r for r in config["report"][table]["runs"] if active(r)]
+    """The runs a table shows: its `runs`, the runs of its `rows`, or Table 7's two runs."""
+    spec = config["report"][table]
+    if "rows" in spec:
+        names = [run for run, _ in spec["rows"].values()]
+    elif table == "table7":
+        names = [spec["baseline_run"], spec["rge_run"]]
+    else:
+        names = spec["runs"]
+    return [r for r in dict.fromkeys(names) if active(r)]
+
+
+def table_rows(table):
+    """{row label: (run, mode)} of a row-based table, restricted to runs the study trains."""
+    return {k: v for k, v in config["report"][table]["rows"].items() if active(v[0])}
+
+
+def table_summaries(table):
+    def files(wildcards):
+        pairs = dict.fromkeys(tuple(v) for v in table_rows(table).values())
+        return [f"data/score_mmeb/{r}/{m}.json" for r, m in pairs]
+
+    return files
+
+
+def table_train_summaries(table):
+    def files(wildcards):
+        return [f"data/train_run/{r}/summary.json" for r in table_runs(table)]
+
+    return files
+
+
+def table7_scores(wildcards):
+    spec = config["report"]["table7"]
+    combos = [f"{q}-{t}" for q in ("direct", "reasoning") for t in ("direct", "reasoning")]
+    return [f"data/score_retrieval/{spec['baseline_run']}/{b}/direct-direct.json" for b in BENCHES] + [
+        f"data/score_retrieval/{spec['rge_run']}/{b}/{c}.json" for b in BENCHES for c in combos
+    ]
 
 
 def table2_inputs(wildcards):
@@ -105,21 +141,30 @@ def table15_inputs(wildcards):
     return [f"data/score_mmeb/{r}/{m}.json" for r in table_runs("table15") for m in run_modes(r)]
 
 
+TABLES = {
+    "table1": "table1_leakage_small",
+    "table2": "table2_mmeb_main",
+    "table3": "table3_loss_balance",
+    "table4": "table4_contrastive_pair",
+    "table6": "table6_reasoning_at_inference",
+    "table7": "table7_flickr_coco",
+    "table15": "table15_mmeb_per_dataset",
+}
+
+
 def all_tables():
-    tables = []
-    for rule_name, stem in (("table2", "table2_mmeb_main"), ("table15", "table15_mmeb_per_dataset")):
-        tables += [f"data/{rule_name}/{stem}.{ext}" for ext in ("md", "csv", "tex")]
-    return tables
+    """Every paper table the config asks for (md, csv, tex), in the paper's order."""
+    return [
+        f"data/{t}/{stem}.{ext}"
+        for t, stem in TABLES.items()
+        if t in config["report"] and table_runs(t)
+        for ext in ("md", "csv", "tex")
+    ]
 
 
 def all_retrieval_scores():
-    """The main runs (Table 2's) on every retrieval set, each mode on the query side."""
-    return [
-        f"data/score_retrieval/{r}/{b}/{m}-direct.json"
-        for r in table_runs("table2")
-        for m in run_modes(r)
-        for b in BENCHES
-    ]
+    """Table 7's retrieval scores (baseline; RGE with reasoning on query and/or target)."""
+    return table7_scores(None) if "table7" in config["report"] else []
 
 
 def pixels():
@@ -275,8 +320,39 @@ def cfg_check_rationales(wildcards):
 
 
 def all_diagnostics():
-    """Figure 4's inputs: the perturbed-triplet training curves (issue 4 fills this in)."""
-    return []
+    """Figure 4's inputs: the perturbed-triplet training curves."""
+    return leakage_files("summary.json")(None) + leakage_files("train_log.jsonl")(None)
+
+
+def leakage_files(name):
+    def files(wildcards):
+        variants = config.get("diagnostics", {}).get("variants", [])
+        return [f"data/leakage_curves/{v}/{name}" for v in variants]
+
+    return files
+
+
+def diagnostics_subsets():
+    return [s for s in config["diagnostics"]["subsets"] if s in TRAIN_SUBSETS]
+
+
+def diagnostics_records(wildcards):
+    return [f"data/prepare_train/{s}.jsonl" for s in diagnostics_subsets()]
+
+
+def diagnostics_rationales(wildcards):
+    return [f"data/check_rationales/{s}.jsonl" for s in diagnostics_subsets()]
+
+
+def cfg_leakage_curves(wildcards):
+    d = config["diagnostics"]
+    settings = {k: v for k, v in d.items() if k not in ("variants", "subsets")}
+    base = {k: config["train"][k] for k in ("lr", "alpha_lm", "alpha_con", "temperature")}
+    return as_json({"variant": wildcards.variant, "seed": config["seed"], **pixels(), **base, **settings})
+
+
+def cfg_figure4(wildcards):
+    return as_json({"study": config["study"]})
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -292,8 +368,10 @@ def report_figures(wildcards):
 
 
 def all_figures():
-    """Figure 4 (issue 4 fills this in with the diagnostics phase)."""
-    return []
+    """Figure 4 (png, csv, md) when the config asks for the diagnostics."""
+    if not config.get("diagnostics", {}).get("variants"):
+        return []
+    return [f"data/figure4/figure4_leakage.{ext}" for ext in ("png", "csv", "md")]
 
 
 def report_train_files(name):
@@ -325,3 +403,32 @@ def cfg_report(wildcards):
             "rge_run": "rge",
         }
     )
+
+
+def cfg_rows_table(table):
+    spec = config["report"][table]
+    cfg = {"study": config["study"], "rows": table_rows(table)}
+    if "columns" in spec:
+        cfg["columns"] = {k: v for k, v in spec["columns"].items() if k in EVAL_TASKS}
+    return as_json(cfg)
+
+
+def cfg_table1(wildcards):
+    return cfg_rows_table("table1")
+
+
+def cfg_table3(wildcards):
+    return cfg_rows_table("table3")
+
+
+def cfg_table4(wildcards):
+    return cfg_rows_table("table4")
+
+
+def cfg_table6(wildcards):
+    return cfg_rows_table("table6")
+
+
+def cfg_table7(wildcards):
+    spec = config["report"]["table7"]
+    return as_json({"study": config["study"], **spec})

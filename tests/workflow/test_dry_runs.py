@@ -76,6 +76,6 @@ def test_paper_jobs_ask_for_the_resources_the_config_gives():
     assert proc.returncode == 0, proc.stderr
     blocks = proc.stdout.split("\nrule ")
     train = next(b for b in blocks if b.startswith("train_run:"))
-    assert "gpu=8" in train and "nodes=4" in train and "runtime=2880" in train
+    assert "gres=gpu:8" in train and "nodes=4" in train and "runtime=2880" in train
     oracle = next(b for b in blocks if b.startswith("oracle_rationales:"))
-    assert "gpu=4" in oracle
+    assert "gres=gpu:4" in oracle

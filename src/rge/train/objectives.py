@@ -19,12 +19,19 @@ Objectives:
   ``q_self`` (a rationale generated greedily without grad every step, then a grad forward over
   query + that rationale + ``<emb>``).
 - ``lm``: the cold start (paper §4.1): L_LM-bar alone, no embedding forward.
+
+Perturbations (paper Fig. 4 diagnostics, ``rge`` only): ``perturb`` replaces, before anything
+else, each row's target (``wrong_target``: (q, r_o, t_w)) or query (``wrong_query``:
+(q_w, r_o, t)) with another row's of the same batch (a seeded derangement, see
+``perturb_pairs``); the oracle rationale stays the row's own, because it is looked up by key.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import random
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -35,6 +42,7 @@ from rge.train.gradcache import Encoded, cached_backward
 from rge.train.losses import GatherFn, info_nce, local_gather
 
 PAIRS = ("q", "q_oracle", "q_self")
+PERTURBATIONS = ("none", "wrong_target", "wrong_query")
 Backward = Callable[[torch.Tensor], None]
 
 
@@ -245,6 +253,73 @@ def _supervised_tokens(processor: Any, oracle: list[str]) -> int:
     return sum(len(x) + 1 for x in ids) + len(oracle)
 
 
+def derangement(labels: Sequence[Hashable], rng: random.Random) -> list[int]:
+    """A seeded permutation ``sigma`` of the positions with no fixed point.
+
+    When possible it also never maps a position to one with an equal label (two rows with the
+    same target text, say), so that no row keeps its own item even by content; that is possible
+    exactly when no label holds more than half of the positions. Otherwise the labels are
+    ignored (the caller can count the rows that kept an equal item).
+
+    Args:
+        labels: one hashable per position.
+        rng: the only source of randomness (same state, same permutation).
+
+    Raises:
+        ValueError: fewer than 2 positions.
+    """
+    n = len(labels)
+    if n < 2:
+        raise ValueError(f"derangement needs at least 2 rows, got {n}")
+    top = Counter(labels).most_common(1)[0][1]
+    if 2 * top > n:
+        labels, top = list(range(n)), 1  # no label-respecting permutation exists
+    for _ in range(100):  # a uniform draw among the valid permutations, almost always
+        sigma = list(range(n))
+        rng.shuffle(sigma)
+        if all(labels[j] != labels[i] for i, j in enumerate(sigma)):
+            return sigma
+    # Constructive fallback for crowded batches: equal labels contiguous (shuffled within), then
+    # shift by the largest group's size, which never lands inside the same group.
+    groups: dict[Hashable, list[int]] = {}
+    for i, lab in enumerate(labels):
+        groups.setdefault(lab, []).append(i)
+    order = []
+    for members in sorted(groups.values(), key=len, reverse=True):
+        rng.shuffle(members)
+        order += members
+    sigma = [0] * n
+    for k, i in enumerate(order):
+        sigma[i] = order[(k + top) % n]
+    return sigma
+
+
+def perturb_pairs(pairs: Sequence[TrainPair], kind: str, seed: int) -> list[TrainPair]:
+    """The batch with each row's target or query replaced by another row's (paper Fig. 4).
+
+    Args:
+        pairs: one batch (the loop's batches are drawn from one subset, so replacements come
+            from the same subset).
+        kind: ``none`` (unchanged) | ``wrong_target`` ((q, r_o, t_w)) | ``wrong_query``
+            ((q_w, r_o, t)).
+        seed: with the batch's keys, seeds the derangement (no global RNG is touched, so a
+            resumed run perturbs exactly as an uninterrupted one).
+
+    Returns:
+        New pairs with the same keys (hence the same oracle rationales) and hard negatives;
+        no row keeps its own item, nor an equal one unless one item fills over half the batch.
+    """
+    if kind not in PERTURBATIONS:
+        raise ValueError(f"unknown perturbation {kind!r}; use one of {PERTURBATIONS}")
+    if kind == "none":
+        return list(pairs)
+    rng = random.Random(f"{seed}|" + "|".join(p.key for p in pairs))
+    side = "pos" if kind == "wrong_target" else "query"
+    sigma = derangement([getattr(p, side) for p in pairs], rng)
+    swapped = [getattr(pairs[j], side) for j in sigma]
+    return [dataclasses.replace(p, **{side: item}) for p, item in zip(pairs, swapped, strict=True)]
+
+
 @dataclass
 class BaselineObjective(_Core):
     """InfoNCE (paper eq. 2) between direct-mode query and target embeddings.
@@ -293,6 +368,9 @@ class RgeObjective(_Core):
         gather_fn: cross-device gather of candidates. With several processes the LM mean is
             each rank's own token-weighted mean (ranks average their gradients).
         generate_fn: ``generate_rationales``-compatible generator (default: the greedy one).
+        perturb: ``none`` | ``wrong_target`` | ``wrong_query``: diagnostic perturbation of every
+            batch (``perturb_pairs``), for the paper's Fig. 4; ``none`` trains normally.
+        perturb_seed: seed of the perturbation's derangements.
     """
 
     pair: str = "q_self"
@@ -306,10 +384,16 @@ class RgeObjective(_Core):
     rationales: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     gather_fn: GatherFn = local_gather
     generate_fn: Callable[..., list] | None = field(default=None, repr=False, compare=False)
+    perturb: str = "none"
+    perturb_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.pair not in PAIRS:
             raise ValueError(f"rge objective: unknown pair {self.pair!r}; use one of {PAIRS}")
+        if self.perturb not in PERTURBATIONS:
+            raise ValueError(
+                f"rge objective: unknown perturb {self.perturb!r}; use one of {PERTURBATIONS}"
+            )
         if self.alpha_lm < 0 or self.alpha_con < 0 or self.alpha_lm + self.alpha_con <= 0:
             raise ValueError(
                 f"rge objective: alpha_lm ({self.alpha_lm}) and alpha_con ({self.alpha_con}) "
@@ -340,13 +424,18 @@ class RgeObjective(_Core):
 
     def _prepare(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> tuple:
         plan = self._plan()
+        given = pairs
+        pairs = perturb_pairs(pairs, self.perturb, self.perturb_seed)  # keys (r_o) unchanged
         oracle = _oracle(self.rationales, pairs) if self.needs_rationales() else None
         n_tokens = _supervised_tokens(processor, oracle) if plan.lm else 0
         self_ids, stats = None, {}
+        if self.perturb != "none":  # rows left with an item equal to their own (crowded batch)
+            same = sum(a == b for a, b in zip(given, pairs, strict=True))
+            stats["perturb_same"] = same / len(pairs)
         if plan.query == "self":
             rats = self._generate(model, processor, pairs)
             self_ids = [r.token_ids for r in rats]
-            stats = {
+            stats |= {
                 "self_tokens": sum(r.n_tokens for r in rats) / len(rats),
                 "forced_emb": sum(bool(r.forced) for r in rats) / len(rats),
             }

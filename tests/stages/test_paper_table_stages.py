@@ -1,0 +1,135 @@
+"""table1, table3, table4, table6 and table7 stages end to end on hand-made score files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from rge.io import write_json
+from rge.stages import table1, table3, table4, table6, table7
+
+PAPER = Path(__file__).resolve().parents[2] / "config" / "paper_numbers"
+META = {"classification": 0.5, "vqa": 0.25, "retrieval": 0.125, "grounding": 0.75}
+TASKS = {"SynNews_t2i": 0.5, "SynNews_i2t": 0.25, "SynCOCO_t2i": 0.125, "SynCOCO_i2t": 1.0}
+
+
+@pytest.fixture
+def files(tmp_path) -> dict[str, Path]:
+    """Score summaries of runs a/b/c, their training summaries and a probe report."""
+    out = {}
+    for run, mode in (("a", "direct"), ("b", "direct"), ("b", "reasoning"), ("c", "direct")):
+        out[f"{run}-{mode}"] = tmp_path / "score_mmeb" / run / f"{mode}.json"
+        write_json(out[f"{run}-{mode}"], {
+            "run": run, "mode": mode, "meta_task": META, "overall": 0.5, "IND": 0.5, "OOD": 0.5,
+            "tasks": {t: {"acc": a, "meta_task": "retrieval", "split": "IND"}
+                      for t, a in TASKS.items()},
+        })  # fmt: skip
+    for run, con in (("a", 2.0), ("b", 0.25), ("c", 1.0)):
+        out[f"train-{run}"] = tmp_path / "train_run" / run / "summary.json"
+        write_json(out[f"train-{run}"], {"final_con": con, "ln_batch": math.log(8),
+                                         "ln_candidates": math.log(8), "objective": "rge"})  # fmt: skip
+    out["probe"] = tmp_path / "probe.json"
+    write_json(out["probe"], {"source": "tiny", "probe": {"accuracy": {"x": 1.0, "y": 0.5}}})
+    return out
+
+
+def _argv(cfg: dict, inputs: list[tuple[str, Path]], out: Path, paper: str) -> list[str]:
+    argv = ["--cfg", json.dumps(cfg), f"--input=paper={PAPER / paper}"]
+    argv += [f"--input={name}={path}" for name, path in inputs]
+    return argv + [f"--output={k}={out / ('t.' + k)}" for k in ("md", "csv", "tex")]
+
+
+def _csv(out: Path) -> list[dict[str, str]]:
+    with open(out / "t.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _runs(files, *keys) -> list[tuple[str, Path]]:
+    ins = [("summary", files[k]) for k in keys if not k.startswith("train")]
+    ins += [("train_summary", files[k]) for k in keys if k.startswith("train")]
+    return ins + [("probe", files["probe"])]
+
+
+def test_table1_stage(files, tmp_path):
+    cfg = {"study": "embedded",
+           "rows": {"q->t": ["a", "direct"], "(q;r_oracle)->t": ["c", "direct"],
+                    "(q;r_self)->t": ["b", "reasoning"]},
+           "columns": {"SynNews_t2i": "VisualNews_t2i", "SynNews_i2t": "VisualNews_i2t",
+                       "SynCOCO_t2i": "MSCOCO_t2i", "SynCOCO_i2t": "MSCOCO_i2t"}}  # fmt: skip
+    ins = _runs(files, "a-direct", "c-direct", "b-reasoning", "train-a", "train-b", "train-c")
+    result = table1.main(_argv(cfg, ins, tmp_path, "table01_leakage_small.csv"))
+    rows = _csv(tmp_path)
+    assert result == {"rows": 6} and len(rows) == 6
+    assert list(rows[0].values()) == ["ours", "q->t", "a (direct)", "50.0", "25.0", "12.5", "100.0"]
+    assert list(rows[5].values())[:4] == ["paper", "(q;r_self)->t", "", "71.5"]
+    md = (tmp_path / "t.md").read_text()
+    assert "runs: a (direct), c (direct), b (reasoning)" in md
+    assert "Run `b`: backbone probe mean 75.0%, min 50.0% over 2 attributes; final training " \
+        "InfoNCE 0.250 vs ln(batch 8) = 2.079 (0.12x)." in md  # fmt: skip
+    assert r"\begin{tabular}" in (tmp_path / "t.tex").read_text()
+
+
+@pytest.mark.parametrize(
+    ("stage", "paper", "rows", "paper_row"),
+    [
+        (table3, "table03_loss_balance.csv", {"1:10": ["b", "reasoning"],
+         "0 (no LM loss)": ["a", "direct"]}, ["paper", "1:10", "", "62.9"]),
+        (table4, "table04_contrastive_pair.csv", {"(q;r_self)->t": ["b", "reasoning"],
+         "(q;r_oracle)->t": ["c", "direct"]}, ["paper", "(q;r_self)->t", "", "62.9"]),
+        (table6, "table06_reasoning_at_inference.csv", {"RGE (reasoning)": ["b", "reasoning"],
+         "RGE (direct)": ["b", "direct"]}, ["paper", "RGE (reasoning)", "", "62.9"]),
+    ],
+)  # fmt: skip
+def test_meta_task_table_stages(stage, paper, rows, paper_row, files, tmp_path):
+    keys = [f"{run}-{mode}" for run, mode in rows.values()]
+    keys += [f"train-{run}" for run in dict.fromkeys(r for r, _ in rows.values())]
+    stage.main(_argv({"study": "smoke", "rows": rows}, _runs(files, *keys), tmp_path, paper))
+    out = _csv(tmp_path)
+    first_label = next(iter(rows))
+    assert list(out[0].values()) == ["ours", first_label, f"{rows[first_label][0]} "
+                                     f"({rows[first_label][1]})", "50.0", "25.0", "12.5", "75.0",
+                                     "50.0"]  # fmt: skip
+    assert list(out[1].values())[:4] == paper_row
+    assert "NOT a reproduction" in (tmp_path / "t.md").read_text()
+
+
+def test_meta_table_stage_without_a_runs_training_summary_names_it(files, tmp_path):
+    argv = _argv({"study": "e", "rows": {"q->t": ["a", "direct"]}}, _runs(files, "a-direct",
+                 "train-b"), tmp_path, "table04_contrastive_pair.csv")  # fmt: skip
+    with pytest.raises(KeyError, match="training summary"):
+        table4.main(argv)
+
+
+def test_table7_stage(tmp_path, files):
+    ins = []
+    combos = [("baseline", "direct", "direct")] + [
+        ("rge", q, t) for q in ("direct", "reasoning") for t in ("direct", "reasoning")
+    ]
+    for run, q, t in combos:
+        for bench, base in (("SynFlickr", 0.2), ("SynCOCO", 0.4)):
+            path = tmp_path / "score_retrieval" / run / bench / f"{q}-{t}.json"
+            rec = {"R@1": base, "R@5": base + 0.25, "R@10": base + 0.5}
+            write_json(path, {"run": run, "bench": bench, "query_mode": q, "target_mode": t,
+                              "t2i": rec, "i2t": rec, "num_images": 10})  # fmt: skip
+            ins.append(("score", path))
+    for run in ("baseline", "rge"):
+        path = tmp_path / "train_run" / run / "summary.json"
+        write_json(path, {"final_con": 1.0, "ln_batch": math.log(8), "ln_candidates": 3.0})
+        ins.append(("train_summary", path))
+    ins.append(("probe", files["probe"]))
+    cfg = {"study": "embedded", "benches": {"SynFlickr": "flickr", "SynCOCO": "coco"}}
+    table7.main(_argv(cfg, ins, tmp_path, "table07_flickr_coco.csv"))
+    rows = _csv(tmp_path)
+    assert list(rows[0].values())[:8] == ["ours", "Baseline", "no", "no", "20.0", "45.0", "70.0",
+                                          "40.0"]  # fmt: skip
+    assert rows[1]["model"] == "Baseline (Qwen2.5VL-3B)" and rows[1]["source"] == "paper"
+    unknown = [r for r in rows if r["query reasoning"] == "unknown"]
+    assert [r["model"] for r in unknown] == [
+        f"RGE (paper; reasoning sides unknown, row {k})" for k in (1, 2, 3, 4)
+    ]
+    assert len([r for r in rows if r["source"] == "ours"]) == 5 and len(rows) == 13
+    assert "ln(candidates) = 3.000" in (tmp_path / "t.md").read_text()
