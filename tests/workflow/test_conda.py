@@ -2,7 +2,7 @@
 creates the rules' environments and runs the jobs inside them.
 
 This proves the wiring only; the stand-in builds a virtualenv + pip instead of a conda solve
-(see .ci/fake-conda/fake_conda.py and docs/cluster.md).
+(see .ci/fake-conda/fake_conda.py and README "Running on a cluster").
 """
 
 from __future__ import annotations
