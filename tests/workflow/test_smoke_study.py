@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from tests.workflow.snakemake_run import ROOT, snakemake
+from tests.workflow.snakemake_run import ROOT, job_counts, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +55,19 @@ def test_second_run_has_nothing_to_do(smoke_dir):
     proc = snakemake("-n", "--configfile", str(ROOT / "config/smoke.yaml"), cwd=smoke_dir)
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_changing_one_ablation_reruns_only_its_jobs(smoke_dir, tmp_path):
+    config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+    config["runs"]["alpha_1_20"]["alpha_con"] = 50
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "--configfile", str(changed), cwd=smoke_dir)
+    assert proc.returncode == 0, proc.stderr
+    jobs = job_counts(proc.stdout)
+    assert jobs.pop("train_run") == 1 and "wildcards: run=alpha_1_20" in proc.stdout
+    assert jobs.pop("embed_eval") == 1 and jobs.pop("score_mmeb") == 1
+    # the tables that show alpha_1_20 (Table 3) and the report; nothing upstream, no other run
+    assert jobs.pop("table3") == 1 and jobs.pop("report") == 1
+    jobs.pop("all", None)
+    assert jobs == {}
