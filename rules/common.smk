@@ -78,8 +78,8 @@ def repo_file(path):
 
 
 def as_json(obj):
-    """A config slice as canonical JSON (sorted keys: same config, same bytes, no rerun)."""
-    return json.dumps(obj, sort_keys=True)
+    """A config slice as JSON, in the config's own order (tables list rows in that order)."""
+    return json.dumps(obj)
 
 
 include: "slices.smk"

@@ -2,73 +2,66 @@
 # stage in dvc.yaml runs `snakemake <phase target>` and versions the phase's data/<rule>
 # folders (Snakemake executes, DVC versions; tests/workflow/test_dvc.py keeps the two in step).
 # A phase target builds everything its DVC stage lists as an output, so that `dvc repro`
-# never finds a declared output missing.
-
-
-def phase_data_targets():
-    """The benchmark fetched and prepared, the cold-start selection, and the backbone."""
-    return [
-        *mirror_input(None),
-        *[f"data/prepare_train/{s}.{e}" for s in TRAIN_SUBSETS for e in ("jsonl", "report.json")],
-        "data/select_cold_start/selection.json",
-        *[f"data/fetch_mmeb_eval/{t}" for t in EVAL_TASKS],
-        *[f"data/fetch_retrieval/{b}" for b in BENCHES],
-        "data/pretrain_backbone/model",
-        "data/pretrain_backbone/probe.json",
-    ]
-
-
-def phase_rationales_targets():
-    """The checked oracle rationales (and their reports) of every training subset."""
-    return [
-        f"data/check_rationales/{s}.{e}" for s in TRAIN_SUBSETS for e in ("jsonl", "report.json")
-    ]
-
-
-def phase_train_targets():
-    """The cold start (its DVC output always exists) and every run of the registry."""
-    names = ("model", "train_log.jsonl", "summary.json")
-    cold = [f"data/cold_start/{name}" for name in names]
-    return cold + [f"data/train_run/{r}/{name}" for r in RUNS for name in names]
-
-
-def phase_evaluate_targets():
-    """MMEB summaries of every run in each of its modes, and every retrieval score."""
-    mmeb = [f"data/score_mmeb/{r}/{m}.json" for r in RUNS for m in run_modes(r)]
-    return mmeb + all_retrieval_scores()
+# never finds a declared output missing: the cold-start selection and the cold start are
+# built even when no run starts from them.
 
 
 rule phase_data:
     """Phase 1: benchmark fetched, validated and normalised; backbone ready."""
     input:
-        phase_data_targets(),
+        mirror_input(None),
+        expand("data/prepare_train/{s}.{ext}", s=TRAIN_SUBSETS, ext=("jsonl", "report.json")),
+        rules.select_cold_start.output,
+        expand("data/fetch_mmeb_eval/{task}", task=EVAL_TASKS),
+        expand("data/fetch_retrieval/{bench}", bench=BENCHES),
+        rules.pretrain_backbone.output,
 
 
 rule phase_rationales:
     """Phase 2: oracle rationales written and checked."""
     input:
-        phase_rationales_targets(),
+        expand("data/check_rationales/{s}.{ext}", s=TRAIN_SUBSETS, ext=("jsonl", "report.json")),
 
 
 rule phase_train:
-    """Phase 3: cold start and every registry run trained."""
+    """Phase 3: the cold start and every registry run the study trains."""
     input:
-        phase_train_targets(),
+        rules.cold_start.output,
+        expand(
+            "data/train_run/{run}/{name}",
+            run=[r for r in RUNS if active(r)],
+            name=("model", "train_log.jsonl", "summary.json"),
+        ),
 
 
 rule phase_diagnostics:
-    """Phase 4: diagnostics (Figure 4's training curves), as listed by all_diagnostics()."""
+    """Phase 4: the diagnostics behind Figure 4 (all_diagnostics())."""
     input:
         all_diagnostics(),
 
 
 rule phase_evaluate:
-    """Phase 5: every run scored on MMEB and the retrieval sets."""
+    """Phase 5: every trained run scored on MMEB in each of its modes; the retrieval scores."""
     input:
-        phase_evaluate_targets(),
+        [f"data/score_mmeb/{r}/{m}.json" for r in RUNS if active(r) for m in run_modes(r)],
+        all_retrieval_scores(),
 
 
 rule phase_report:
-    """Phase 6: every paper table."""
+    """Phase 6: every paper table and figure, and the study's HTML report."""
     input:
         all_tables(),
+        all_figures(),
+        rules.report.output.report,
+
+
+rule phases:
+    """Every phase: what `dvc repro` builds. After `dvc pull`, `snakemake --touch phases`
+    gives the pulled files an order of mtimes that Snakemake accepts as up to date."""
+    input:
+        rules.phase_data.input,
+        rules.phase_rationales.input,
+        rules.phase_train.input,
+        rules.phase_diagnostics.input,
+        rules.phase_evaluate.input,
+        rules.phase_report.input,
