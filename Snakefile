@@ -26,6 +26,7 @@ include: "rules/train.smk"
 include: "rules/diagnostics.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/phases.smk"
 
 
 rule all:
