@@ -15,6 +15,7 @@ its answers (it then stops where it would have written that token), giving ratio
 realistic, varying length. Both paths run on the same queries in the same process.
 
     python benchmarks/reasoning_embed.py [--queries 64] [--batch-size 32] [--threads 1] [--smoke]
+    python benchmarks/reasoning_embed.py --full-size --device cuda   # Qwen2.5-VL-3B, random init
 
 The last line printed is ``speedup: X.XX`` (release time / rge time).
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from rge.model.factory import build_tiny, emb_token_id, load_pretrained
 from rge.model.reasoning import embed_reasoning, generate_rationales, suppressed_ids
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other benchmarks (gpu_step)
 QUESTIONS = (
     "What colour is the object on the left?",
     "What colour is the object on the right?",
@@ -128,9 +131,27 @@ def timed(fn: Any, repeats: int) -> tuple[float, Any]:
     return best, result
 
 
+def profile(fn: Any) -> None:
+    """One call of ``fn`` under torch.profiler: the 15 ops with the most self CPU time."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with torch_profile(activities=acts) as prof:
+        fn()
+    print(
+        prof.key_averages().table(
+            sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=50
+        )
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None, help="saved model dir (default: build tiny)")
+    ap.add_argument(
+        "--full-size", action="store_true", help="random-init Qwen2.5-VL-3B in bf16 (gpu_step.py)"
+    )
     ap.add_argument("--queries", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-new-tokens", type=int, default=32)
@@ -142,6 +163,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # swing several-fold with the machine's load; 0 keeps torch's default
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: default)")
     ap.add_argument("--smoke", action="store_true", help="a few queries, seconds")
+    ap.add_argument("--profile", action="store_true", help="print rge loop's top ops (profiler)")
     args = ap.parse_args(argv)
     if args.smoke:
         args.queries, args.max_new_tokens, args.target_tokens, args.repeats = 4, 6, 3, 1
@@ -162,7 +184,12 @@ def main(argv: list[str] | None = None) -> float:
 
 def run(args: argparse.Namespace) -> float:
     """The measurement behind ``main``."""
-    model, processor = load_model(args.model, args.seed)
+    if args.full_size:
+        from gpu_step import full_size
+
+        model, processor = full_size(args.device)
+    else:
+        model, processor = load_model(args.model, args.seed)
     model = model.to(args.device).eval()
     items, load = make_queries(args.queries, args.seed)
     if args.target_tokens:
@@ -201,9 +228,11 @@ def run(args: argparse.Namespace) -> float:
         if stopped
         else 0
     )
+    n_params = sum(p.numel() for p in model.parameters())
     print(
-        f"device {args.device}, {torch.get_num_threads()} threads; {args.queries} queries; "
-        f"max_new_tokens {args.max_new_tokens}"
+        f"{'Qwen2.5-VL-3B' if args.full_size else 'tiny'} ({n_params / 1e6:.1f} M params, "
+        f"{next(model.parameters()).dtype}) on {args.device}, {torch.get_num_threads()} threads; "
+        f"{args.queries} queries; max_new_tokens {args.max_new_tokens}"
     )
     print(
         f"rationale tokens: mean {statistics.mean(lengths):.1f}, min {min(lengths)}, "
@@ -212,6 +241,9 @@ def run(args: argparse.Namespace) -> float:
     print(f"same embedding where <emb> was generated ({len(stopped)} rows): max |diff| {diff:.1e}")
     print(f"rge batched KV loop (batch {args.batch_size}): {args.queries / ours_s:.1f} queries/s")
     print(f"release per-sample generate + extra step: {args.queries / release_s:.1f} queries/s")
+    if args.profile:
+        profile(lambda: embed_reasoning(model, processor, items, max_new_tokens=args.max_new_tokens,
+                                        batch_size=args.batch_size, load_image=load))  # fmt: skip
     speedup = release_s / ours_s
     print(f"speedup: {speedup:.2f}")
     return speedup

@@ -13,40 +13,26 @@ Config keys (cfg slice):
         "VisualNews_t2i", "SynNews_i2t": "VisualNews_i2t", "SynCOCO_t2i": "MSCOCO_t2i",
         "SynCOCO_i2t": "MSCOCO_i2t"}; paper tasks match the CSV's columns up to case.
 
-Inputs:
-    summary: ``score_mmeb`` summaries of every (run, mode) in ``rows`` (repeat the name).
-    train_summary: ``train_run`` summaries (data/train_run/{run}/summary.json) of every run in
-        ``rows`` (repeat the name).
-    probe: the backbone report (data/pretrain_backbone/probe.json).
-    paper: config/paper_numbers/table01_leakage_small.csv.
-Outputs:
-    md, csv, tex: the table as markdown, CSV and LaTeX.
+Inputs and outputs: as every per-run table (``rge.stages._tables``), with
+``paper`` = config/paper_numbers/table01_leakage_small.csv.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from rge.report.mmeb_tables import read_csv
-from rge.report.paper_tables import parse_rows, read_run_inputs, table1
-from rge.report.tables import write_table
+from rge.report.paper_tables import table1
 from rge.stages._cli import Paths, stage_main
-from rge.stages.score_mmeb import as_list
+from rge.stages._tables import render_run_table
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Render Table 1 to md, csv and tex."""
-    summaries, train, probe = read_run_inputs(
-        as_list(inputs.summary), as_list(inputs.train_summary), inputs.probe
-    )
     if not cfg.get("columns"):
         raise KeyError("table1: cfg needs 'columns' ({our task: paper task})")
-    table = table1(
-        cfg["study"], parse_rows(cfg.get("rows"), "table1 cfg rows"), cfg["columns"], summaries,
-        read_csv(inputs.paper, ["contrastive_pair"]), probe, train, Path(inputs.paper).name,
-    )  # fmt: skip
-    write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
-    return {"rows": len(table.rows)}
+
+    def build(study, rows, *rest):
+        return table1(study, rows, cfg["columns"], *rest)
+
+    return render_run_table("table1", build, ["contrastive_pair"], cfg, inputs, outputs)
 
 
 def main(argv: list[str] | None = None):

@@ -10,38 +10,22 @@ Config keys (cfg slice):
         {"q->t": ["baseline", "direct"], "(q;r_self)->t": ["rge", "reasoning"]};
         labels "q->t", "(q;r_oracle)->t", "(q;r_self)->t" (the CSV's ``contrastive_pair``) get the paper's row.
 
-Inputs:
-    summary: ``score_mmeb`` summaries of every (run, mode) in ``rows`` (repeat the name).
-    train_summary: ``train_run`` summaries (data/train_run/{run}/summary.json) of every run in
-        ``rows`` (repeat the name).
-    probe: the backbone report (data/pretrain_backbone/probe.json).
-    paper: config/paper_numbers/table04_contrastive_pair.csv.
-Outputs:
-    md, csv, tex: the table as markdown, CSV and LaTeX.
+Inputs and outputs: as every per-run table (``rge.stages._tables``), with
+``paper`` = config/paper_numbers/table04_contrastive_pair.csv.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from rge.report.mmeb_tables import read_csv
-from rge.report.paper_tables import META_COLUMNS, parse_rows, read_run_inputs, table4
-from rge.report.tables import write_table
+from rge.report.paper_tables import META_COLUMNS, table4
 from rge.stages._cli import Paths, stage_main
-from rge.stages.score_mmeb import as_list
+from rge.stages._tables import render_run_table
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Render Table 4 to md, csv and tex."""
-    summaries, train, probe = read_run_inputs(
-        as_list(inputs.summary), as_list(inputs.train_summary), inputs.probe
+    return render_run_table(
+        "table4", table4, ("contrastive_pair", *META_COLUMNS), cfg, inputs, outputs
     )
-    table = table4(
-        cfg["study"], parse_rows(cfg.get("rows"), "table4 cfg rows"), summaries,
-        read_csv(inputs.paper, ["contrastive_pair", *META_COLUMNS]), probe, train, Path(inputs.paper).name,
-    )  # fmt: skip
-    write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
-    return {"rows": len(table.rows)}
 
 
 def main(argv: list[str] | None = None):

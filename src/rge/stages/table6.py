@@ -12,38 +12,20 @@ Config keys (cfg slice):
         labels "Baseline", "RGE (direct)", "RGE (reasoning)" (from the CSV's
         ``model`` and ``reasoning_at_inference``) get the paper's row.
 
-Inputs:
-    summary: ``score_mmeb`` summaries of every (run, mode) in ``rows`` (repeat the name).
-    train_summary: ``train_run`` summaries (data/train_run/{run}/summary.json) of every run in
-        ``rows`` (repeat the name).
-    probe: the backbone report (data/pretrain_backbone/probe.json).
-    paper: config/paper_numbers/table06_reasoning_at_inference.csv.
-Outputs:
-    md, csv, tex: the table as markdown, CSV and LaTeX.
+Inputs and outputs: as every per-run table (``rge.stages._tables``), with
+``paper`` = config/paper_numbers/table06_reasoning_at_inference.csv.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from rge.report.mmeb_tables import read_csv
-from rge.report.paper_tables import META_COLUMNS, parse_rows, read_run_inputs, table6
-from rge.report.tables import write_table
+from rge.report.paper_tables import META_COLUMNS, table6
 from rge.stages._cli import Paths, stage_main
-from rge.stages.score_mmeb import as_list
+from rge.stages._tables import render_run_table
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Render Table 6 to md, csv and tex."""
-    summaries, train, probe = read_run_inputs(
-        as_list(inputs.summary), as_list(inputs.train_summary), inputs.probe
-    )
-    table = table6(
-        cfg["study"], parse_rows(cfg.get("rows"), "table6 cfg rows"), summaries,
-        read_csv(inputs.paper, ["model", *META_COLUMNS]), probe, train, Path(inputs.paper).name,
-    )  # fmt: skip
-    write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
-    return {"rows": len(table.rows)}
+    return render_run_table("table6", table6, ("model", *META_COLUMNS), cfg, inputs, outputs)
 
 
 def main(argv: list[str] | None = None):
