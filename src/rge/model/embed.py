@@ -67,7 +67,7 @@ def forward(
     emb = F.normalize(h[torch.arange(h.shape[0], device=h.device), idx].float(), dim=-1)
     zero = h.new_zeros((), dtype=torch.float32)
     if not lm:
-        return emb, zero, torch.zeros((), dtype=torch.long)
+        return emb, zero, h.new_zeros((), dtype=torch.long)
     target = batch["labels"][:, 1:]
     keep = target != IGNORE
     n = keep.sum()

@@ -3,11 +3,12 @@
 One short decode loop serves generation (rationales for training, the perception probe) and the
 reasoning-mode embedding. The batch is left-padded so every row's next token sits in the last
 column. Each step feeds one token per row with explicit M-RoPE position ids (the cached step
-cannot infer them, ml-stack-facts trap 2). A row that has stopped is fed a padding token that
-is masked out of the attention, so later steps never see it. After the loop, ``<emb>`` is fed
-for every row in ONE cached step; its last-layer hidden state, L2-normalised, is the embedding.
-It equals a full forward over prompt + rationale + ``<emb>`` (``rationale_batch``) to float
-tolerance (tests/unit/test_reasoning.py).
+cannot infer them, ml-stack-facts trap 2). A row that chooses ``<emb>`` is fed it in that same
+step (its last-layer hidden state, L2-normalised, is the embedding) and then leaves the batch:
+its rows of the KV cache are dropped, so later steps cost only the rows still writing. Rows
+still writing at the cap get ``<emb>`` in one last cached step. Each embedding equals a full
+forward over prompt + rationale + ``<emb>`` (``rationale_batch``) to float tolerance
+(tests/unit/test_reasoning.py).
 
 A row stops when it emits ``<emb>``. ``max_new_tokens`` counts generated tokens including
 ``<emb>`` (as ``generate`` does): a row that never emits it keeps ``max_new_tokens`` rationale
@@ -78,9 +79,9 @@ class _Decoder:
         self.cache = out.cache
         self.last = out.last_hidden_state[:, -1]
 
-    def step(self, tokens: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """Feed one token per row (``keep`` False: masked out); return last hidden states."""
-        self.mask = torch.cat([self.mask, keep.long()[:, None]], dim=1)
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed one token per row; return the rows' last hidden states."""
+        self.mask = F.pad(self.mask, (0, 1), value=1)
         pos = self.mask.sum(dim=1) - 1 + self.deltas
         out = self.model.model(
             input_ids=tokens[:, None],
@@ -92,6 +93,11 @@ class _Decoder:
         self.cache = out.cache
         self.last = out.last_hidden_state[:, -1]
         return self.last
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only ``rows`` (indices into the current batch) in the cache and the state."""
+        self.cache.batch_select_indices(rows)
+        self.mask, self.deltas, self.last = self.mask[rows], self.deltas[rows], self.last[rows]
 
     def next_tokens(self, suppress: list[int]) -> torch.Tensor:
         """Greedy next token of every row from the last hidden state."""
@@ -120,28 +126,46 @@ def _decode(
     batch.pop("labels")
     dec = _Decoder(model, move_batch(batch, device))
     n = len(items)
-    done = torch.zeros(n, dtype=torch.bool, device=device)
+    live = torch.arange(n, device=device)  # original row of each row still decoding
+    stopped = [False] * n
     generated: list[list[int]] = [[] for _ in range(n)]
+    hidden = torch.empty((n, dec.last.shape[-1]), dtype=dec.last.dtype, device=device)
     for step in range(max_new_tokens):
         tokens = dec.next_tokens(suppress)
-        done |= tokens == emb_id
-        if bool(done.all()):
+        stop = tokens == emb_id
+        for row, tok, s in zip(live.tolist(), tokens.tolist(), stop.tolist(), strict=True):
+            stopped[row] = s
+            if not s:
+                generated[row].append(tok)
+        if embed:
+            # a row that just chose <emb> is fed it now: that step's hidden state is its embedding
+            last = dec.step(tokens)
+            hidden[live[stop]] = last[stop]
+        if step == max_new_tokens - 1:
             break
-        for i, (tok, stopped) in enumerate(zip(tokens.tolist(), done.tolist(), strict=True)):
-            if not stopped:
-                generated[i].append(tok)
-        if step == max_new_tokens - 1 and not embed:
-            break  # the last token only needs feeding when <emb> follows it
-        dec.step(torch.where(done, tk.pad_token_id, tokens), ~done)
-    forced = (~done).tolist()
+        keep = (~stop).nonzero().view(-1)
+        if keep.numel() == 0:
+            break
+        live = live[keep]
+        if keep.numel() < stop.numel():
+            dec.keep(keep)  # finished rows leave the batch: later steps cost only the live ones
+        if not embed:
+            dec.step(tokens[keep])
+    forced = [not s for s in stopped]
     rationales = [
         Rationale(tk.decode(ids, skip_special_tokens=False), tuple(ids), len(ids), f)
         for ids, f in zip(generated, forced, strict=True)
     ]
     if not embed:
         return rationales, None
-    emb_in = torch.full((n,), emb_id, dtype=torch.long, device=device)
-    hidden = dec.step(emb_in, torch.ones(n, dtype=torch.bool, device=device))
+    rows = torch.tensor([i for i in range(n) if forced[i]], dtype=torch.long, device=device)
+    if rows.numel():
+        # rows that never chose <emb> get it appended after their last rationale token
+        if max_new_tokens:
+            dec.keep((~stop).nonzero().view(-1))
+        hidden[rows] = dec.step(
+            torch.full((rows.numel(),), emb_id, dtype=torch.long, device=device)
+        )
     return rationales, F.normalize(hidden.float(), dim=-1)
 
 
