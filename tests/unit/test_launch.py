@@ -138,15 +138,15 @@ def test_cli_print_and_direct_exec():
 
 
 @pytest.mark.slow
-def test_torchrun_sets_what_rge_train_distributed_reads():
+def test_torchrun_sets_what_rge_train_distributed_reads(tmp_path):
     """Two CPU workers through the real torchrun: RANK / WORLD_SIZE / LOCAL_RANK as world() expects."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     env["CUDA_VISIBLE_DEVICES"] = "0,1"  # two 'GPUs' -> torchrun with 2 processes (on the CPU)
-    code = "from rge.train.distributed import world; print('WORLD', *world())"
-    proc = subprocess.run([sys.executable, "-m", "rge.launch", "--", sys.executable, "-c", code],
-                          env=env, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    # each worker writes its own file: two processes sharing one stdout pipe can lose a line
+    code = ("import sys; from pathlib import Path; from rge.train.distributed import world; "
+            "w = world(); Path(sys.argv[1], f'rank{w[0]}').write_text(' '.join(map(str, w)))")  # fmt: skip
+    cmd = [sys.executable, "-m", "rge.launch", "--", sys.executable, "-c", code, str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    worlds = sorted(
-        line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("WORLD")
-    )
+    worlds = sorted(f.read_text().split() for f in tmp_path.glob("rank*"))
     assert worlds == [["0", "2", "0"], ["1", "2", "1"]]

@@ -19,7 +19,7 @@ def bench(monkeypatch):
     n = torch.get_num_threads()
     yield lambda name: importlib.import_module(name)
     torch.set_num_threads(n)
-    for name in ("gpu_step", "train_step"):
+    for name in ("gpu_step", "train_step", "job_threads"):
         sys.modules.pop(name, None)
 
 
@@ -43,3 +43,13 @@ def test_gpu_step_cpu_tiny_dry_run(bench, capsys):
 def test_train_step_smoke(bench, capsys):
     out = bench("train_step").main(["--smoke", "--threads", "1"])
     _check(out, capsys.readouterr().out)
+
+
+def test_job_threads_runs_both_ways(bench, capsys):
+    ratio = bench("job_threads").main(
+        ["--steps", "1", "--batch-size", "4", "--max-new-tokens", "4"]
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert any("two threads each" in ln for ln in lines)
+    assert any("one thread each" in ln for ln in lines)
+    assert lines[-1] == f"ratio: {ratio:.2f}" and ratio > 0
