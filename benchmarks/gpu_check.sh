@@ -6,7 +6,9 @@
 # reasoning: reasoning_embed.py --full-size, rge's batched KV loop against the release's
 #            per-sample generate on the 3B model -> reasoning_embed.txt
 # Uses the machine's python3 and torch; transformers comes from wheels in .whl/ when present
-# (the project pins transformers 5.24.0). Results and the device are recorded in RESULTS.md.
+# (the project pins transformers 5.24.0; .whl/ is not committed). To fetch it beforehand:
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl transformers==5.24.0
+# Results and the device are recorded in RESULTS.md.
 set -uo pipefail
 out=${1:-${OUT:-/tmp/gpu_check}}
 shift || true
