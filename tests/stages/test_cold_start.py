@@ -19,11 +19,7 @@ from tests.unit.train_fakes import scene_pairs
 PIX = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("restore_threads")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from rge.data.mmeb import write_train_records
 from rge.data.records import Item
@@ -25,11 +24,7 @@ CFG = {"min_pixels": 56 * 56, "max_pixels": 56 * 56, "steps": 3, "batch_size": 4
        "progress": False, "final_window": 2}  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("restore_threads")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-import torch
 
 from rge.model.factory import build_tiny
 from rge.train.loop import LoopSettings, total_steps, train
@@ -16,14 +15,7 @@ from tests.unit.train_fakes import FakeEncoder, fake_objective, scene_pairs, tex
 PIX = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # one thread: fast on a shared 2-core box (two spinning OpenMP threads stall when another
-    # process holds a core); the previous setting is restored for the other tests
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,7 @@ from tests.unit.rge_train_helpers import fixed_generator, oracle_for
 from tests.unit.tiny_model import small_model
 from tests.unit.train_fakes import scene_pairs
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
