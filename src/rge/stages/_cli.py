@@ -33,6 +33,11 @@ class Paths(dict):
             raise AttributeError(f"no path named {name!r}; have {sorted(self)}") from err
 
 
+def as_list(value: Path | str | list) -> list[Path]:
+    """A named input that may be one path or several, as a list of paths."""
+    return [Path(v) for v in value] if isinstance(value, list) else [Path(value)]
+
+
 def _named_paths(pairs: list[str], flag: str) -> Paths:
     out = Paths()
     for pair in pairs:

@@ -18,8 +18,7 @@ from pathlib import Path
 from rge.report.mmeb_tables import read_csv
 from rge.report.paper_tables import parse_rows, read_run_inputs
 from rge.report.tables import Table, write_table
-from rge.stages._cli import Paths
-from rge.stages.score_mmeb import as_list
+from rge.stages._cli import Paths, as_list
 
 # build(study, rows, summaries, paper_rows, probe, train, paper_file) -> Table
 Builder = Callable[..., Table]

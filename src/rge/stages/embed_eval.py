@@ -63,8 +63,7 @@ from rge.evaluate.encoders import (
 from rge.evaluate.metrics import META_TASKS, SPLITS
 from rge.evaluate.mmeb import evaluate_task, reasoning_entries
 from rge.io import atomic_dir, write_json, write_jsonl
-from rge.stages._cli import stage_main
-from rge.stages.score_mmeb import as_list
+from rge.stages._cli import as_list, stage_main
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,7 @@ from rge.report.leakage import (
     window_stats,
 )
 from rge.report.mmeb_tables import PAPER
-from rge.stages._cli import Paths, stage_main
-from rge.stages.score_mmeb import as_list
+from rge.stages._cli import Paths, as_list, stage_main
 
 
 def load_curves(inputs: Paths) -> tuple[dict[str, list[dict]], dict[str, dict]]:

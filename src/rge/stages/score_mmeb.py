@@ -27,17 +27,12 @@ from pathlib import Path
 
 from rge.evaluate.metrics import aggregate
 from rge.io import read_json, write_json
-from rge.stages._cli import stage_main
+from rge.stages._cli import as_list, stage_main
 
 log = logging.getLogger(__name__)
 
 
 RATIONALE_KEYS = ("num_rationales", "mean_rationale_tokens", "forced_emb_rate")
-
-
-def as_list(value) -> list[Path]:
-    """A named input that may be one path or several."""
-    return [Path(v) for v in value] if isinstance(value, list) else [Path(value)]
 
 
 def score_files(paths: list[Path], cfg: dict) -> list[Path]:

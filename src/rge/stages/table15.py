@@ -25,8 +25,7 @@ from pathlib import Path
 from rge.io import read_json
 from rge.report.mmeb_tables import read_csv, table15
 from rge.report.tables import write_table
-from rge.stages._cli import stage_main
-from rge.stages.score_mmeb import as_list
+from rge.stages._cli import as_list, stage_main
 
 
 def run(cfg: dict, inputs, outputs) -> dict:

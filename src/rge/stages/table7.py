@@ -33,8 +33,7 @@ from pathlib import Path
 from rge.report.mmeb_tables import read_csv
 from rge.report.paper_tables import read_run_inputs, table7
 from rge.report.tables import write_table
-from rge.stages._cli import Paths, stage_main
-from rge.stages.score_mmeb import as_list
+from rge.stages._cli import Paths, as_list, stage_main
 
 PAPER_COLUMNS = ["model", "backbone", "query_reasoning", "target_reasoning"]
 
