@@ -38,6 +38,27 @@ def as_list(value: Path | str | list) -> list[Path]:
     return [Path(v) for v in value] if isinstance(value, list) else [Path(value)]
 
 
+def write_table_outputs(table: Any, outputs: Paths) -> dict:
+    """Write ``table`` (an ``rge.report.tables.Table``) to the ``md``, ``csv`` and ``tex``
+    outputs; return ``{"rows": number of rows}``."""
+    from rge.report.tables import write_table
+
+    write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
+    return {"rows": len(table.rows)}
+
+
+def run_table_files(inputs: Paths) -> dict[str, Any]:
+    """The named inputs of a per-run table rule (Tables 1, 3, 4, 6) as the file keywords of
+    ``rge.report.run_tables.build_run_table``: ``summary`` and ``train_summary`` (each one path
+    or several), ``probe`` and ``paper``."""
+    return {
+        "summaries": as_list(inputs.summary),
+        "train_summaries": as_list(inputs.train_summary),
+        "probe": inputs.probe,
+        "paper": inputs.paper,
+    }
+
+
 def _named_paths(pairs: list[str], flag: str) -> Paths:
     out = Paths()
     for pair in pairs:

@@ -13,15 +13,15 @@ Config keys (cfg slice):
         "VisualNews_t2i", "SynNews_i2t": "VisualNews_i2t", "SynCOCO_t2i": "MSCOCO_t2i",
         "SynCOCO_i2t": "MSCOCO_i2t"}; paper tasks match the CSV's columns up to case.
 
-Inputs and outputs: as every per-run table (``rge.stages._tables``), with
+Inputs and outputs: as every per-run table (``rge.report.run_tables``), with
 ``paper`` = config/paper_numbers/table01_leakage_small.csv.
 """
 
 from __future__ import annotations
 
 from rge.report.paper_tables import table1
-from rge.stages._cli import Paths, stage_main
-from rge.stages._tables import render_run_table
+from rge.report.run_tables import build_run_table
+from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outputs
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
@@ -32,7 +32,8 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     def build(study, rows, *rest):
         return table1(study, rows, cfg["columns"], *rest)
 
-    return render_run_table("table1", build, ["contrastive_pair"], cfg, inputs, outputs)
+    table = build_run_table("table1", build, ["contrastive_pair"], cfg, **run_table_files(inputs))
+    return write_table_outputs(table, outputs)
 
 
 def main(argv: list[str] | None = None):

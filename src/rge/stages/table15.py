@@ -24,8 +24,7 @@ from pathlib import Path
 
 from rge.io import read_json
 from rge.report.mmeb_tables import read_csv, table15
-from rge.report.tables import write_table
-from rge.stages._cli import as_list, stage_main
+from rge.stages._cli import as_list, stage_main, write_table_outputs
 
 
 def run(cfg: dict, inputs, outputs) -> dict:
@@ -41,8 +40,7 @@ def run(cfg: dict, inputs, outputs) -> dict:
         paper_columns=cfg.get("paper_columns"),
         paper_files=[Path(inputs.paper_tasks).name, Path(inputs.paper_summary).name],
     )
-    write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
-    return {"rows": len(table.rows)}
+    return write_table_outputs(table, outputs)
 
 
 def main(argv: list[str] | None = None):

@@ -23,8 +23,7 @@ from pathlib import Path
 
 from rge.io import read_json
 from rge.report.mmeb_tables import T2_COLUMNS, read_csv, table2
-from rge.report.tables import write_table
-from rge.stages._cli import as_list, stage_main
+from rge.stages._cli import as_list, stage_main, write_table_outputs
 
 
 def run(cfg: dict, inputs, outputs) -> dict:
@@ -40,8 +39,7 @@ def run(cfg: dict, inputs, outputs) -> dict:
         pairs=cfg.get("pairs") or {},
         paper_file=Path(inputs.paper).name,
     )
-    write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
-    return {"rows": len(table.rows)}
+    return write_table_outputs(table, outputs)
 
 
 def main(argv: list[str] | None = None):

@@ -11,22 +11,22 @@ Config keys (cfg slice):
         labels "100:1", "20:1", "10:1", "0 (no LM loss)", "1:1", "1:10", "1:20", "1:100" (the CSV's
         ``alpha_lm_to_alpha_con``) get the paper's row.
 
-Inputs and outputs: as every per-run table (``rge.stages._tables``), with
+Inputs and outputs: as every per-run table (``rge.report.run_tables``), with
 ``paper`` = config/paper_numbers/table03_loss_balance.csv.
 """
 
 from __future__ import annotations
 
 from rge.report.paper_tables import META_COLUMNS, table3
-from rge.stages._cli import Paths, stage_main
-from rge.stages._tables import render_run_table
+from rge.report.run_tables import build_run_table
+from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outputs
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Render Table 3 to md, csv and tex."""
-    return render_run_table(
-        "table3", table3, ("alpha_lm_to_alpha_con", *META_COLUMNS), cfg, inputs, outputs
-    )
+    columns = ("alpha_lm_to_alpha_con", *META_COLUMNS)
+    table = build_run_table("table3", table3, columns, cfg, **run_table_files(inputs))
+    return write_table_outputs(table, outputs)
 
 
 def main(argv: list[str] | None = None):

@@ -10,22 +10,22 @@ Config keys (cfg slice):
         {"q->t": ["baseline", "direct"], "(q;r_self)->t": ["rge", "reasoning"]};
         labels "q->t", "(q;r_oracle)->t", "(q;r_self)->t" (the CSV's ``contrastive_pair``) get the paper's row.
 
-Inputs and outputs: as every per-run table (``rge.stages._tables``), with
+Inputs and outputs: as every per-run table (``rge.report.run_tables``), with
 ``paper`` = config/paper_numbers/table04_contrastive_pair.csv.
 """
 
 from __future__ import annotations
 
 from rge.report.paper_tables import META_COLUMNS, table4
-from rge.stages._cli import Paths, stage_main
-from rge.stages._tables import render_run_table
+from rge.report.run_tables import build_run_table
+from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outputs
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Render Table 4 to md, csv and tex."""
-    return render_run_table(
-        "table4", table4, ("contrastive_pair", *META_COLUMNS), cfg, inputs, outputs
-    )
+    columns = ("contrastive_pair", *META_COLUMNS)
+    table = build_run_table("table4", table4, columns, cfg, **run_table_files(inputs))
+    return write_table_outputs(table, outputs)
 
 
 def main(argv: list[str] | None = None):

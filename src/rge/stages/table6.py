@@ -12,20 +12,22 @@ Config keys (cfg slice):
         labels "Baseline", "RGE (direct)", "RGE (reasoning)" (from the CSV's
         ``model`` and ``reasoning_at_inference``) get the paper's row.
 
-Inputs and outputs: as every per-run table (``rge.stages._tables``), with
+Inputs and outputs: as every per-run table (``rge.report.run_tables``), with
 ``paper`` = config/paper_numbers/table06_reasoning_at_inference.csv.
 """
 
 from __future__ import annotations
 
 from rge.report.paper_tables import META_COLUMNS, table6
-from rge.stages._cli import Paths, stage_main
-from rge.stages._tables import render_run_table
+from rge.report.run_tables import build_run_table
+from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outputs
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Render Table 6 to md, csv and tex."""
-    return render_run_table("table6", table6, ("model", *META_COLUMNS), cfg, inputs, outputs)
+    columns = ("model", *META_COLUMNS)
+    table = build_run_table("table6", table6, columns, cfg, **run_table_files(inputs))
+    return write_table_outputs(table, outputs)
 
 
 def main(argv: list[str] | None = None):

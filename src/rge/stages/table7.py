@@ -32,8 +32,7 @@ from pathlib import Path
 
 from rge.report.mmeb_tables import read_csv
 from rge.report.paper_tables import read_run_inputs, table7
-from rge.report.tables import write_table
-from rge.stages._cli import Paths, as_list, stage_main
+from rge.stages._cli import Paths, as_list, stage_main, write_table_outputs
 
 PAPER_COLUMNS = ["model", "backbone", "query_reasoning", "target_reasoning"]
 
@@ -50,8 +49,7 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
         cfg["benches"], scores, read_csv(inputs.paper, PAPER_COLUMNS), probe, train,
         Path(inputs.paper).name,
     )  # fmt: skip
-    write_table(table, md=outputs.md, csv_path=outputs.csv, tex=outputs.tex)
-    return {"rows": len(table.rows)}
+    return write_table_outputs(table, outputs)
 
 
 def main(argv: list[str] | None = None):

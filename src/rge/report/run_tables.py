@@ -1,0 +1,70 @@
+"""One per-run paper table (Tables 1, 3, 4, 6) built from the files its rule is given.
+
+Tables 1 (paper §3.5), 3, 4 and 6 (§4.3) share their inputs: one ``score_mmeb`` summary per
+(run, mode) of the table's rows, the ``train_run`` summary of every run in them (their final
+InfoNCE goes into the notes), the backbone report (probe accuracy, also in the notes) and the
+paper's transcribed CSV (``config/paper_numbers/table0<N>_*.csv``).
+
+The rules of these tables name their files alike:
+Inputs:
+    summary: ``score_mmeb`` summaries of every (run, mode) in ``rows`` (repeat the name).
+    train_summary: ``train_run`` summaries (data/train_run/{run}/summary.json) of every run in
+        ``rows`` (repeat the name).
+    probe: the backbone report (data/pretrain_backbone/probe.json).
+    paper: the paper's transcribed table, config/paper_numbers/table0<N>_*.csv.
+Outputs:
+    md, csv, tex: the table as markdown, CSV and LaTeX.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from rge.report.mmeb_tables import read_csv
+from rge.report.paper_tables import parse_rows, read_run_inputs
+from rge.report.tables import Table
+
+# build(study, rows, summaries, paper_rows, probe, train, paper_file) -> Table; the table1 ...
+# table6 functions of rge.report.paper_tables
+Builder = Callable[..., Table]
+
+
+def build_run_table(
+    name: str,
+    build: Builder,
+    paper_columns: Sequence[str],
+    cfg: Mapping,
+    *,
+    summaries: Sequence[str | os.PathLike],
+    train_summaries: Sequence[str | os.PathLike],
+    probe: str | os.PathLike,
+    paper: str | os.PathLike,
+) -> Table:
+    """Read a per-run table's input files and build it with ``build``.
+
+    Args:
+        name: the table's name (``table1`` ...), used in error messages.
+        build: the table function (e.g. ``rge.report.paper_tables.table3``).
+        paper_columns: columns the paper CSV must have (checked when it is read).
+        cfg: the table's config slice; reads ``study`` (str, required) and ``rows``
+            ({label: [run, mode]}, required, non-empty).
+        summaries: ``score_mmeb`` summary JSONs of every (run, mode) in ``rows``.
+        train_summaries: ``train_run`` summary JSONs of every run in ``rows``.
+        probe: the backbone report JSON (``pretrain_backbone`` output).
+        paper: the paper's CSV; its file name is printed in the table's notes.
+
+    Returns:
+        The table (rows of ours, each followed by the paper's row of the same label).
+
+    Raises:
+        KeyError: ``cfg`` lacks ``study``.
+        ValueError: ``rows`` is empty or malformed, or the paper CSV lacks a column.
+        OSError: an input file cannot be read.
+    """
+    scores, train, probe_report = read_run_inputs(summaries, train_summaries, probe)
+    return build(
+        cfg["study"], parse_rows(cfg.get("rows"), f"{name} cfg rows"), scores,
+        read_csv(paper, list(paper_columns)), probe_report, train, Path(paper).name,
+    )  # fmt: skip
