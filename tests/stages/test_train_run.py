@@ -14,6 +14,7 @@ from rge.data.mmeb import write_train_records
 from rge.model.factory import build_tiny, load_pretrained, save_pretrained
 from rge.stages import train_run
 from rge.train.objectives import BaselineObjective
+from rge.train.run import work_dir_for
 from tests.unit.train_fakes import scene_pairs
 
 PIX = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
@@ -62,7 +63,7 @@ def test_trains_saves_and_reloads(setup, tmp_path):
     assert (
         json.loads((tmp_path / "summary.json").read_text())["final_loss"] == summary["final_loss"]
     )
-    assert not train_run.work_dir_for(tmp_path / "model").exists()
+    assert not work_dir_for(tmp_path / "model").exists()
 
     before, after = _weights(setup["root"] / "backbone"), _weights(tmp_path / "model")
     unchanged = sorted(k for k in before if torch.equal(before[k], after[k]))
@@ -91,7 +92,7 @@ def test_killed_run_resumes_to_the_same_weights(setup, tmp_path, monkeypatch):
     monkeypatch.setattr(BaselineObjective, "__call__", dying)
     with pytest.raises(_Killed):
         train_run.main(_argv(setup, tmp_path / "cut"))
-    work = train_run.work_dir_for(tmp_path / "cut" / "model")
+    work = work_dir_for(tmp_path / "cut" / "model")
     assert (work / "checkpoints" / "step-00000002").is_dir()
     assert not (tmp_path / "cut" / "model").exists()
     monkeypatch.setattr(BaselineObjective, "__call__", real)

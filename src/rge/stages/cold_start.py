@@ -33,51 +33,40 @@ Outputs:
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from rge.io import read_json
 from rge.stages._cli import Paths, stage_main
-from rge.stages.train_run import DEFAULTS, load_pairs, load_rationales, train_and_save
 from rge.train.objectives import make_objective
-
-log = logging.getLogger(__name__)
-
-
-def select(pairs: list, keys: list[str], source: Path) -> list:
-    """The pairs whose key is in ``keys``, in record order; raises naming absent keys."""
-    wanted = set(keys)
-    chosen = [p for p in pairs if p.key in wanted]
-    absent = sorted(wanted - {p.key for p in chosen})
-    if absent:
-        raise KeyError(
-            f"{source}: {len(absent)} selected key(s) are not in the training records, "
-            f"e.g. {absent[:5]}"
-        )
-    if not chosen:
-        raise ValueError(f"{source}: the selection is empty")
-    return chosen
+from rge.train.run import (
+    DEFAULTS,
+    load_pairs,
+    load_rationales,
+    require_pixels,
+    select_pairs,
+    train_and_save,
+)
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Select the rows, train the LM-only objective, write model, step log and summary."""
-    missing = [k for k in ("min_pixels", "max_pixels") if k not in cfg]
-    if missing:
-        raise KeyError(f"cold_start: cfg lacks required key(s) {missing}")
+    require_pixels(cfg, "cold_start")
     c = {**DEFAULTS, **cfg, "objective": "lm"}
     selection = read_json(inputs.selection)
     if "keys" not in selection:
         raise KeyError(f"{inputs.selection}: selection JSON has no 'keys' list")
-    pairs = select(load_pairs(inputs.records), selection["keys"], Path(inputs.selection))
+    pairs = select_pairs(load_pairs(inputs.records), selection["keys"], Path(inputs.selection))
     objective = make_objective("lm", c, rationales=load_rationales(inputs.rationales))
     objective.check_rationales(pairs)
     return train_and_save(
-        c, inputs.model, pairs, objective, outputs, stage="cold_start",
+        c, inputs.model, pairs, objective, model_out=outputs.model,
+        train_log=outputs.train_log, summary_path=outputs.summary, stage="cold_start",
         extra={"selected": len(pairs)},
     )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """CLI entry point."""
     return stage_main(run, argv, __doc__)
 
 

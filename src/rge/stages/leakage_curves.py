@@ -38,13 +38,7 @@ import shutil
 from pathlib import Path
 
 from rge.stages._cli import Paths, stage_main
-from rge.stages.train_run import (
-    DEFAULTS,
-    build_objective,
-    load_pairs,
-    load_rationales,
-    train_and_save,
-)
+from rge.train.run import DEFAULTS, build_objective, load_pairs, load_rationales, train_and_save
 
 # variant name -> perturbation of rge.train.objectives.RgeObjective
 VARIANTS = {"consistent": "none", "wrong_target": "wrong_target", "wrong_query": "wrong_query"}
@@ -76,9 +70,9 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     objective.check_rationales(pairs)
     log_path = Path(outputs.train_log)
     scratch = log_path.with_name(log_path.name + ".weights")
-    outs = Paths(model=scratch, train_log=log_path, summary=Path(outputs.summary))
     summary = train_and_save(
-        c, inputs.model, pairs, objective, outs, stage=f"leakage_curves/{c['variant']}",
+        c, inputs.model, pairs, objective, model_out=scratch, train_log=log_path,
+        summary_path=Path(outputs.summary), stage=f"leakage_curves/{c['variant']}",
         extra={"variant": c["variant"], "perturb": c["perturb"], "pair": c["pair"]},
     )  # fmt: skip
     shutil.rmtree(scratch)  # the weights are not an output of the diagnostics
