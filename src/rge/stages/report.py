@@ -6,7 +6,7 @@ final training InfoNCE against ln(batch) / ln(candidates): "cannot see" vs "shor
 curves per run (total, LM and contrastive loss vs step, cold start included), rationale statistics
 per run and meta-task (reasoning-mode scores), and worked examples per meta-task (query, the RGE
 run's rationale, baseline vs RGE top-1 candidate, ground truth). A section whose inputs are
-missing is listed in the header as left out.
+missing is listed in the header as left out (``rge.report.page.build_page`` assembles it).
 
 Config keys (cfg slice):
     study (str): the config's study name.
@@ -47,225 +47,25 @@ Outputs:
 from __future__ import annotations
 
 import logging
-import subprocess
-from collections import defaultdict
-from datetime import UTC, datetime
-from pathlib import Path
 
-from rge.data.mmeb import load_eval_rows
-from rge.data.records import EvalRow
-from rge.io import atomic_path, read_json, read_jsonl
-from rge.report import curves, examples
-from rge.report.html import esc, figure, file_uri, markdown_to_html, page
-from rge.stages._cli import stage_main
+from rge.io import atomic_path
+from rge.report.page import build_page, git_commit
+from rge.stages._cli import Paths, as_list, stage_main
 
 log = logging.getLogger(__name__)
 
-HONESTY = (
-    "Rows marked ours are measured by this pipeline in the {study!r} study; they are not the "
-    "paper's numbers. Paper numbers appear only in rows labelled 'paper', for orientation."
-)
 
-
-def paths(inputs, name: str) -> list[Path]:
-    """A named input as a list (absent → [])."""
-    value = inputs.get(name)
-    if value is None:
-        return []
-    return [Path(v) for v in value] if isinstance(value, list) else [Path(value)]
-
-
-def git_commit() -> str:
-    """HEAD of the repository holding this code (else of the working directory), or "unknown";
-    "+ local changes" is appended when tracked files differ from it."""
-    for where in (Path(__file__).parent, Path.cwd()):
-        try:
-            head = subprocess.run(
-                ["git", "-C", str(where), "rev-parse", "HEAD"],
-                capture_output=True, text=True, timeout=10, check=True,
-            ).stdout.strip()  # fmt: skip
-            dirty = subprocess.run(
-                ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
-                capture_output=True, text=True, timeout=30, check=False,
-            ).stdout.strip()  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            continue
-        return head + (" + local changes" if dirty else "")
-    return "unknown"
-
-
-EVAL_GLOBS = {
-    "scores": "*.json",
-    "predictions": "*.predictions.jsonl",
-    "rationales": "*.rationales.jsonl",
-}
-
-
-def eval_files(inputs, kind: str) -> list[Path]:
-    """The ``kind`` files named directly plus those inside every ``embed_eval`` directory."""
-    found = paths(inputs, kind)
-    for folder in paths(inputs, "embed_eval"):
-        if not folder.is_dir():
-            raise NotADirectoryError(f"report: input embed_eval={folder} is not a directory")
-        found += sorted(folder.glob(EVAL_GLOBS[kind]))
-    return found
-
-
-def eval_identity(path: Path, kind: str) -> dict:
-    """(run, mode, task, meta_task) of an embed_eval ``{task}.{kind}.jsonl`` file."""
-    stem = path.name.removesuffix(f".{kind}.jsonl")
-    score = path.with_name(f"{stem}.json")
-    if score.is_file():
-        s = read_json(score)
-        return {"run": s["run"], "mode": s["mode"], "task": s["task"], "meta": s.get("meta_task")}
-    return {"run": path.parent.parent.name, "mode": path.parent.name, "task": stem, "meta": None}
-
-
-class Study:
-    """The config slice plus helpers to label and order runs."""
-
-    def __init__(self, cfg: dict):
-        if "study" not in cfg:
-            raise KeyError(f"report: cfg lacks 'study' (have {sorted(cfg)})")
-        self.cfg = cfg
-        self.runs: dict = cfg.get("runs") or {}
-        self.tasks = {
-            t: (v["meta_task"] if isinstance(v, dict) else v)
-            for t, v in (cfg.get("tasks") or {}).items()
-        }
-
-    def label(self, run: str) -> str:
-        """A run's display label."""
-        return (self.runs.get(run) or {}).get("label", run)
-
-    def order(self, run: str) -> tuple[int, str]:
-        """Sort key: runs in cfg order first, then by name."""
-        names = list(self.runs)
-        return (names.index(run) if run in names else len(names), run)
-
-
-# ----------------------------------------------------------------------------- sections
-
-
-def tables_section(files: list[Path]) -> str:
-    """Every rendered table, with its own title, header lines and notes."""
-    parts = []
-    for f in files:
-        title, body = markdown_to_html(f.read_text(), str(f))
-        parts.append(f"<h3>{esc(title or f.stem)}</h3>\n{body}")
-    return "\n".join(parts)
-
-
-def curves_section(study: Study, logs: list[Path], summary_files: list[Path]) -> str:
-    """Training curves per run, each log read with the summary in its folder."""
-    by_dir = {f.parent.resolve(): f for f in summary_files}
-    loaded = [curves.read_curve(p, by_dir.get(p.parent.resolve())) for p in logs]
-    loaded.sort(key=lambda c: study.order(c.run))
-    return curves.curves_html(loaded, {c.run: study.label(c.run) for c in loaded})
-
-
-def examples_section(study: Study, inputs) -> str:
-    """Per meta-task, a few rows with the baseline's and the RGE run's top-1 candidates."""
-    cfg = study.cfg
-    sides = {
-        "baseline": (cfg.get("baseline_run", "baseline"), cfg.get("baseline_mode", "direct")),
-        "rge": (cfg.get("rge_run", "rge"), cfg.get("rge_mode", "reasoning")),
-    }
-    task_dirs = {d.name: d for d in paths(inputs, "eval_task")}
-    preds: dict[str, dict[str, dict]] = defaultdict(dict)  # task -> side -> {key: record}
-    meta_of = dict(study.tasks)
-    for f in eval_files(inputs, "predictions"):
-        ident = eval_identity(f, "predictions")
-        for side, run_mode in sides.items():
-            if (ident["run"], ident["mode"]) == run_mode and ident["task"] in task_dirs:
-                preds[ident["task"]][side] = {r["key"]: r for r in read_jsonl(f)}
-                meta_of.setdefault(ident["task"], ident["meta"])
-    rationales: dict[str, str] = {}
-    for f in eval_files(inputs, "rationales"):
-        ident = eval_identity(f, "rationales")
-        if (ident["run"], ident["mode"]) == sides["rge"]:
-            rationales |= {r["key"]: r["rationale"] for r in read_jsonl(f) if _query_side(r)}
-    order = [t for t in study.tasks if t in preds] + sorted(set(preds) - set(study.tasks))
-    labels = {
-        side: f"{study.label(run)} ({mode})"
-        for side, (run, mode) in sides.items()
-        if any(side in p for p in preds.values())
-    }
-    cache: dict[str, list[EvalRow]] = {}
-
-    def rows_of(task: str) -> list[EvalRow]:
-        if task not in cache:
-            cache[task] = eval_rows(task_dirs[task], task)
-        return cache[task]
-
-    return examples.examples_html(
-        {t: preds[t] for t in order}, rationales, rows_of, meta_of, labels,
-        n=int(cfg.get("examples_per_task", 2)), px=int(cfg.get("thumbnail_px", 160)),
-    )  # fmt: skip
-
-
-def _query_side(record: dict) -> bool:
-    return record.get("side", "query") == "query"
-
-
-def eval_rows(folder: Path, task: str) -> list[EvalRow]:
-    """A fetched task's rows, checked to be keyed 0..n-1 (predictions index them by key)."""
-    rows = load_eval_rows(folder, task, check_images=False).records
-    if any(examples.row_index(r.key) != i for i, r in enumerate(rows)):
-        raise ValueError(f"{folder}: row keys of {task} are not 0..n-1")
-    return rows
-
-
-# ----------------------------------------------------------------------------- the page
-
-
-def header_html(study: str, commit: str, left_out: list[str]) -> str:
-    """Study, date, commit, the honesty line and the sections left out for want of input."""
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out = (
-        f"<p>Study <code>{esc(study)}</code> · generated {date} · git commit "
-        f"<code>{esc(commit)}</code></p>\n"
-        f'<p class="honesty">{esc(HONESTY.format(study=study))}</p>'
-    )
-    if left_out:
-        out += f'<p class="note">Left out (no input): {esc(", ".join(left_out))}</p>'
-    return out
-
-
-def run(cfg: dict, inputs, outputs) -> dict:
+def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Assemble the page from whatever inputs were given and write it atomically."""
-    study = Study(cfg)
-    probe_file = paths(inputs, "probe")
-    probe = read_json(probe_file[0]) if probe_file else None
-    summaries = {
-        curves.run_name(f.parent, s): s for f in paths(inputs, "summary") for s in [read_json(f)]
-    }
-    fig4 = paths(inputs, "figure4")
-    ordered = dict(sorted(summaries.items(), key=lambda kv: study.order(kv[0])))
-    labels = {run: study.label(run) for run in ordered}
-    scores = sorted(
-        (read_json(f) for f in eval_files(inputs, "scores")), key=lambda s: study.order(s["run"])
-    )
-    candidates = [
-        ("tables", "Tables", tables_section(paths(inputs, "table"))),
-        ("figure4", "Figure 4", figure(file_uri(fig4[0]), "Figure 4") if fig4 else ""),
-        ("diagnostics", "Can it see, did it learn?",
-         curves.diagnostics_html(ordered, labels, probe) if summaries or probe else ""),
-        ("curves", "Training curves",
-         curves_section(study, paths(inputs, "train_log"), paths(inputs, "summary"))),
-        ("rationales", "Rationale statistics",
-         examples.rationale_stats_html(scores, {s["run"]: study.label(s["run"]) for s in scores})),
-        ("examples", "Examples", examples_section(study, inputs)),
-    ]  # fmt: skip
-    sections = [s for s in candidates if s[2]]
-    left_out = [title for _, title, body in candidates if not body]
-    header = header_html(cfg["study"], git_commit(), left_out)
-    html_text = page(f"RGE study report: {cfg['study']}", header, sections)
+    report = build_page(cfg, {name: as_list(v) for name, v in inputs.items()}, git_commit())
     with atomic_path(outputs.report) as tmp:
-        tmp.write_text(html_text)
+        tmp.write_text(report.html)
         tmp.chmod(0o644)  # a page to share: readable by others, unlike the temp file's 0600
-    log.info("report: %d sections, %d bytes -> %s", len(sections), len(html_text), outputs.report)
-    return {"sections": [a for a, _, _ in sections], "left_out": left_out, "bytes": len(html_text)}
+    log.info(
+        "report: %d sections, %d bytes -> %s",
+        len(report.sections), len(report.html), outputs.report,
+    )  # fmt: skip
+    return {"sections": report.sections, "left_out": report.left_out, "bytes": len(report.html)}
 
 
 def main(argv: list[str] | None = None):
