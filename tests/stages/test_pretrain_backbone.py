@@ -114,8 +114,8 @@ def test_unknown_source_is_rejected(tmp_path):
 
 
 def test_pretrains_on_the_benchmarks_own_scenes(tmp_path):
+    from rge.backbone.pretrain import scene_pools
     from rge.data.synthetic import write_benchmark
-    from rge.stages.pretrain_backbone import scene_pools
 
     bench = tmp_path / "bench"
     write_benchmark(bench, seed=0, train_rows=6, eval_rows=4, num_candidates=4, retrieval_images=3)
@@ -141,7 +141,7 @@ def test_pretrains_on_the_benchmarks_own_scenes(tmp_path):
 
 
 def test_scene_pools_name_a_folder_without_sidecars(tmp_path):
-    from rge.stages.pretrain_backbone import scene_pools
+    from rge.backbone.pretrain import scene_pools
 
     with pytest.raises(FileNotFoundError, match="scenes/train"):
         scene_pools(tmp_path)
