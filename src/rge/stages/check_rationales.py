@@ -26,55 +26,15 @@ Outputs:
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
-from pathlib import Path
 
-from rge.data.mmeb import read_train_records
-from rge.io import read_jsonl, write_json, write_jsonl
+from rge.io import write_json, write_jsonl
 from rge.rationale.checks import summarize
+from rge.rationale.merge import merge_shards
 from rge.rationale.prompts import load_prompts
-from rge.rationale.store import FIELDS
-from rge.stages._cli import Paths, stage_main
+from rge.stages._cli import Paths, as_list, stage_main
 
 log = logging.getLogger(__name__)
-
-
-def key_order(key: str) -> tuple:
-    """Sort key: the subset, then the row number numerically (text order if not a number)."""
-    head, _, tail = key.rpartition("/")
-    return (head, 0, int(tail), "") if re.fullmatch(r"\d+", tail) else (head, 1, 0, tail)
-
-
-def read_shards(paths: list[Path], subset: str) -> dict[str, dict]:
-    """``{key: row}`` over all shards; a missing field, another subset or a duplicate raises."""
-    rows: dict[str, dict] = {}
-    where: dict[str, str] = {}
-    for path in paths:
-        for lineno, row in enumerate(read_jsonl(path), 1):
-            missing = [f for f in FIELDS if f not in row]
-            if missing:
-                raise ValueError(f"{path}:{lineno}: rationale row lacks {missing}")
-            if row["subset"] != subset:
-                raise ValueError(
-                    f"{path}:{lineno}: row of subset {row['subset']!r}, not {subset!r}"
-                )
-            key = row["key"]
-            if key in rows:
-                raise ValueError(f"{path}:{lineno}: duplicate key {key!r} (also in {where[key]})")
-            rows[key], where[key] = row, f"{path}:{lineno}"
-    return rows
-
-
-def _match(rows: dict[str, dict], keys: list[str], records: Path) -> None:
-    """Raise unless the rationale keys are exactly the record keys."""
-    missing = [k for k in keys if k not in rows]
-    extra = sorted(set(rows) - set(keys), key=key_order)
-    if missing or extra:
-        raise ValueError(
-            f"rationale shards do not match {records}: {len(missing)} record(s) without a "
-            f"rationale {missing[:10]}, {len(extra)} rationale(s) for unknown keys {extra[:10]}"
-        )
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
@@ -82,11 +42,8 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     subset = cfg["subset"]
     book = load_prompts(inputs.prompts)
     max_words = int(cfg.get("max_words", book.max_words))
-    shards = inputs.shards if isinstance(inputs.shards, list) else [inputs.shards]
-    keys = [p.key for p in read_train_records(inputs.records)]
-    rows = read_shards(shards, subset)
-    _match(rows, keys, inputs.records)
-    merged = [rows[k] for k in sorted(keys, key=key_order)]
+    shards = as_list(inputs.shards)
+    merged = merge_shards(shards, subset, inputs.records)
     report = {
         "subset": subset,
         **summarize(
@@ -117,6 +74,7 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """CLI entry point."""
     return stage_main(run, argv, __doc__)
 
 
