@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rge.stages.select_cold_start import allocate
+from rge.data.cold_start import allocate
 
 
 @pytest.mark.parametrize(
