@@ -22,65 +22,23 @@ Outputs:
 
 from __future__ import annotations
 
-import math
-
-from rge.io import read_json, read_jsonl, write_text
-from rge.report.leakage import (
-    VARIANT_ORDER,
-    curve_rows,
-    curves_csv,
-    figure4_note,
-    plot_curves,
-    window_stats,
-)
-from rge.report.mmeb_tables import PAPER
+from rge.io import write_text
+from rge.report.figure4 import build_figure4
+from rge.report.leakage import curves_csv, plot_curves
 from rge.stages._cli import Paths, as_list, stage_main
-
-
-def load_curves(inputs: Paths) -> tuple[dict[str, list[dict]], dict[str, dict]]:
-    """{variant: curve rows} and {variant: summary}, in VARIANT_ORDER (unknown names last)."""
-    logs, summaries = as_list(inputs.train_log), as_list(inputs.summary)
-    if len(logs) != len(summaries):
-        raise ValueError(f"figure4: {len(logs)} train_log inputs but {len(summaries)} summaries")
-    curves, sums = {}, {}
-    for log_path, sum_path in zip(logs, summaries, strict=True):
-        summary = read_json(sum_path)
-        variant = summary.get("variant")
-        if not variant:
-            raise ValueError(f"{sum_path}: not a leakage_curves summary (no 'variant')")
-        if variant in curves:
-            raise ValueError(f"{sum_path}: variant {variant!r} given twice")
-        curves[variant] = curve_rows(variant, read_jsonl(log_path), str(log_path))
-        sums[variant] = summary
-    order = sorted(curves, key=lambda v: (VARIANT_ORDER + (v,)).index(v))
-    return {v: curves[v] for v in order}, {v: sums[v] for v in order}
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Write the plot, the CSV and the note."""
-    curves, summaries = load_curves(inputs)
-    ln_b = {round(float(s["ln_batch"]), 9) for s in summaries.values()}
-    if len(ln_b) != 1:
-        raise ValueError(f"figure4: the variants ran with different batch sizes (ln B {ln_b})")
-    ln_batch = ln_b.pop()
-    study, window = cfg["study"], int(cfg.get("window", 20))
-    runs = ", ".join(
-        f"leakage_curves/{v} ({s['steps']} steps, batch {round(math.exp(ln_batch))})"
-        for v, s in summaries.items()
+    study = cfg["study"]
+    fig = build_figure4(
+        study, as_list(inputs.train_log), as_list(inputs.summary), int(cfg.get("window", 20))
     )
-    header = [f"Config (study): `{study}`; runs: {runs}", f"Paper: {PAPER}, Figure 4"]
-    not_paper = None
-    if study != "paper":
-        not_paper = (
-            f"NOT a reproduction of the paper's curves: the `{study}` study trains another model "
-            "on other data; compare the shapes of the curves, not their values."
-        )
-    stats = {v: window_stats(rows, window) for v, rows in curves.items()}
-    plot_curves(curves, ln_batch, outputs.png, smooth=int(cfg.get("smooth", 1)),
+    plot_curves(fig.curves, fig.ln_batch, outputs.png, smooth=int(cfg.get("smooth", 1)),
                 title=f"Leakage diagnostics ({study})")  # fmt: skip
-    write_text(outputs.csv, curves_csv(curves))
-    write_text(outputs.md, figure4_note(header, stats, ln_batch, window, not_paper))
-    return {"variants": list(curves), "ln_batch": ln_batch, "stats": stats}
+    write_text(outputs.csv, curves_csv(fig.curves))
+    write_text(outputs.md, fig.note)
+    return {"variants": list(fig.curves), "ln_batch": fig.ln_batch, "stats": fig.stats}
 
 
 def main(argv: list[str] | None = None) -> dict:
