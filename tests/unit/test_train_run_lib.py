@@ -1,0 +1,58 @@
+"""rge.train.run's file-level helpers: row selection, resume folder, required keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rge.data.mmeb import write_train_records
+from rge.data.records import Item, TrainPair
+from rge.train.run import DEFAULTS, load_pairs, require_pixels, select_pairs, work_dir_for
+
+
+def pair(key: str) -> TrainPair:
+    return TrainPair(key, key.split("/")[0], Item(f"q {key}"), Item(f"t {key}"))
+
+
+def test_select_pairs_keeps_record_order_not_selection_order():
+    pairs = [pair("A/0"), pair("A/1"), pair("B/0"), pair("B/1")]
+    chosen = select_pairs(pairs, ["B/1", "A/0"], Path("sel.json"))
+    assert [p.key for p in chosen] == ["A/0", "B/1"]
+
+
+def test_select_pairs_names_absent_keys_and_refuses_an_empty_selection():
+    pairs = [pair("A/0")]
+    with pytest.raises(KeyError, match=r"sel.json: 2 selected key\(s\).*\['A/7', 'C/1'\]"):
+        select_pairs(pairs, ["A/0", "C/1", "A/7"], Path("sel.json"))
+    with pytest.raises(ValueError, match="sel.json: the selection is empty"):
+        select_pairs(pairs, [], Path("sel.json"))
+
+
+def test_resume_state_sits_beside_the_model_output():
+    assert work_dir_for(Path("data/train_run/rge/model")) == Path("data/train_run/rge/model.ckpt")
+
+
+def test_require_pixels_names_the_stage_and_the_missing_keys():
+    require_pixels({"min_pixels": 1, "max_pixels": 2}, "x")
+    with pytest.raises(KeyError, match=r"cold_start: cfg lacks required key\(s\) \['max_pixels'\]"):
+        require_pixels({"min_pixels": 1}, "cold_start")
+
+
+def test_load_pairs_concatenates_files_in_order_and_refuses_none(tmp_path):
+    a, b, empty = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "e.jsonl"
+    write_train_records(a, [pair("A/0"), pair("A/1")])
+    write_train_records(b, [pair("B/0")])
+    write_train_records(empty, [])
+    assert [p.key for p in load_pairs([b, a])] == ["B/0", "A/0", "A/1"]
+    assert [p.key for p in load_pairs(a)] == ["A/0", "A/1"]
+    with pytest.raises(ValueError, match="no training records"):
+        load_pairs(empty)
+
+
+def test_defaults_give_every_loop_setting_and_the_stage_switches():
+    # the keys train_and_save reads from the merged config without a fallback of its own
+    for key in ("batch_size", "lr", "seed", "dtype", "device", "threads", "progress", "init",
+                "deepspeed", "objective"):  # fmt: skip
+        assert key in DEFAULTS
+    assert DEFAULTS["objective"] == "baseline" and DEFAULTS["deepspeed"] is None
