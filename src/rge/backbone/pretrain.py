@@ -89,6 +89,54 @@ def scene_pools(root: Path | None) -> tuple[list[dict] | None, list[dict] | None
     return pools[0], pools[1]
 
 
+def _pretrain(model, processor, pre: dict, seed: int, pool: list[dict] | None) -> tuple:
+    """(1) vision warm-up, then (2) captioning, in place; returns both steps' reports."""
+    size, prompt = int(pre.get("image_size", 112)), pre.get("prompt", CAPTION_PROMPT)
+    warm = vision_warmup(
+        model,
+        processor,
+        steps=int(pre["warmup_steps"]),
+        lr=float(pre["warmup_lr"]),
+        batch_size=int(pre["warmup_batch"]),
+        seed=seed + 1,
+        image_size=size,
+        ramp_steps=int(pre.get("warmup_ramp", 30)),
+        min_lr_ratio=float(pre.get("warmup_min_lr_ratio", 0.05)),
+        pool=pool,
+    )
+    cap = caption_pretrain(
+        model,
+        processor,
+        steps=int(pre["caption_steps"]),
+        lr_vision=float(pre["caption_lr_vision"]),
+        lr_lm=float(pre["caption_lr_text"]),
+        batch_size=int(pre["caption_batch"]),
+        warmup_steps=int(pre.get("caption_warmup", 50)),
+        min_lr_ratio=float(pre.get("caption_min_lr_ratio", 0.1)),
+        seed=seed + 2,
+        prompt=prompt,
+        image_size=size,
+        pool=pool,
+    )
+    return warm, cap
+
+
+def _probe(model, processor, pre: dict, seed: int, pool: list[dict] | None) -> dict:
+    """(3) the perception probe: greedy descriptions of held-out scenes, scored per attribute."""
+    return perception_probe(
+        model,
+        processor,
+        n_scenes=int(pre["probe_scenes"]),
+        seed=seed + 1_000_003,  # a stream no training step draws from: held-out scenes
+        prompt=pre.get("prompt", CAPTION_PROMPT),
+        batch_size=int(pre.get("probe_batch", 64)),
+        max_new_tokens=int(pre.get("probe_max_new_tokens", 24)),
+        n_examples=int(pre.get("probe_examples", 5)),
+        image_size=int(pre.get("image_size", 112)),
+        pool=pool,
+    )
+
+
 def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dict:
     """Build, pretrain and probe the tiny backbone; save it; return the report.
 
@@ -112,7 +160,6 @@ def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dic
         FileNotFoundError: see ``scene_pools``.
     """
     pre, seed = cfg.get("pretrain", {}), int(cfg.get("seed", 0))
-    size, prompt = int(pre.get("image_size", 112)), pre.get("prompt", CAPTION_PROMPT)
     times, t0 = {}, time.perf_counter()
     model, processor = build_tiny(
         cfg.get("tiny", {}),
@@ -122,46 +169,10 @@ def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dic
     )
     times["build"] = time.perf_counter() - t0
     train_pool, probe_pool = scene_pools(scenes_root)
-    warm = vision_warmup(
-        model,
-        processor,
-        steps=int(pre["warmup_steps"]),
-        lr=float(pre["warmup_lr"]),
-        batch_size=int(pre["warmup_batch"]),
-        seed=seed + 1,
-        image_size=size,
-        ramp_steps=int(pre.get("warmup_ramp", 30)),
-        min_lr_ratio=float(pre.get("warmup_min_lr_ratio", 0.05)),
-        pool=train_pool,
-    )
-    cap = caption_pretrain(
-        model,
-        processor,
-        steps=int(pre["caption_steps"]),
-        lr_vision=float(pre["caption_lr_vision"]),
-        lr_lm=float(pre["caption_lr_text"]),
-        batch_size=int(pre["caption_batch"]),
-        warmup_steps=int(pre.get("caption_warmup", 50)),
-        min_lr_ratio=float(pre.get("caption_min_lr_ratio", 0.1)),
-        seed=seed + 2,
-        prompt=prompt,
-        image_size=size,
-        pool=train_pool,
-    )
+    warm, cap = _pretrain(model, processor, pre, seed, train_pool)
     times["warmup"], times["caption"] = warm["seconds"], cap["seconds"]
     t1 = time.perf_counter()
-    probe = perception_probe(
-        model,
-        processor,
-        n_scenes=int(pre["probe_scenes"]),
-        seed=seed + 1_000_003,  # a stream no training step draws from: held-out scenes
-        prompt=prompt,
-        batch_size=int(pre.get("probe_batch", 64)),
-        max_new_tokens=int(pre.get("probe_max_new_tokens", 24)),
-        n_examples=int(pre.get("probe_examples", 5)),
-        image_size=size,
-        pool=probe_pool,
-    )
+    probe = _probe(model, processor, pre, seed, probe_pool)
     times["probe"] = time.perf_counter() - t1
     save_pretrained(model, processor, model_dir)
     times["total"] = time.perf_counter() - t0
