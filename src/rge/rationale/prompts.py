@@ -26,7 +26,6 @@ from rge.data.records import IMAGE_TOKEN, TrainPair
 
 QUERY_IMAGE = "[[query_image]]"
 MATCH_IMAGE = "[[match_image]]"
-META_TASKS = ("classification", "vqa", "retrieval", "grounding")
 PARTS = ("image", "text")
 _IMAGE_MARKER = re.compile(r"(\[\[query_image\]\]|\[\[match_image\]\])")
 _ROW_FIELD = re.compile(r"\{(query_text|match_text)\}")
