@@ -8,6 +8,8 @@
 - ``embedding_scores``: stored small embedding matrices through the MMEB Precision@1 scorer
   (``rge.evaluate.mmeb.evaluate_task``) and the Recall@K scorer
   (``rge.evaluate.retrieval.evaluate_retrieval``). The inputs live in the golden file itself.
+- ``tokenizer_digest``: the vocabulary of the embedded study's tiny tokenizer
+  (``rge.backbone.tiny.tokenizer_corpus`` at the default vocabulary size).
 - ``rendered_table``: stored per-task scores, aggregated (``rge.evaluate.metrics.aggregate``) and
   rendered as paper Table 2 (``rge.report.mmeb_tables.table2``) to markdown and CSV.
 """
@@ -33,6 +35,7 @@ SCORES = HERE / "embedding_scores.json"
 TABLE_INPUTS = HERE / "table2_inputs.json"
 TABLE_MD = HERE / "table2.md"
 TABLE_CSV = HERE / "table2.csv"
+TOKENIZER = HERE / "tiny_tokenizer.json"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -252,3 +255,19 @@ def rendered_table(inputs: dict[str, Any]) -> tuple[str, str]:
     }
     table = table2(inputs["study"], summaries, paper_rows, paper_tasks)
     return to_markdown(table), to_csv(table)
+
+
+# ----------------------------------------------------------------------------- tiny tokenizer
+
+
+def tokenizer_digest() -> dict[str, Any]:
+    """Size and sha256 of the sorted (token, id) vocabulary of the embedded study's tokenizer."""
+    from rge.backbone.tiny import tokenizer_corpus
+    from rge.model.factory import TINY_DEFAULTS
+    from rge.model.tokenizer import train_tokenizer
+
+    size = int(TINY_DEFAULTS["vocab_size"])
+    vocab = sorted(
+        train_tokenizer(size, tokenizer_corpus()).get_vocab().items(), key=lambda t: t[1]
+    )
+    return {"vocab_size": size, "len": len(vocab), "sha256": _sha(json.dumps(vocab).encode())}

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     _write_json(golden.SYNTHETIC, golden.synthetic_hashes())
+    _write_json(golden.TOKENIZER, golden.tokenizer_digest())
 
     inputs = _inputs(golden.SCORES, golden.make_score_inputs, "inputs", args.new_inputs)
     _write_json(golden.SCORES, {"inputs": inputs, "expected": golden.embedding_scores(inputs)})

@@ -33,6 +33,10 @@ def test_synthetic_hashes_do_not_depend_on_the_output_folder(tmp_path):
     assert golden.tree_digests(tmp_path / "a") == golden.tree_digests(tmp_path / "deeper" / "b")
 
 
+def test_tiny_tokenizer_vocabulary_matches():
+    assert golden.tokenizer_digest() == _load(golden.TOKENIZER), REGEN
+
+
 def test_embedding_scores_match():
     stored = _load(golden.SCORES)
     assert golden.embedding_scores(stored["inputs"]) == stored["expected"], REGEN
@@ -55,6 +59,8 @@ def test_rendered_table_matches():
     assert csv_text == golden.TABLE_CSV.read_text(), REGEN
 
 
-@pytest.mark.parametrize("path", ["SYNTHETIC", "SCORES", "TABLE_INPUTS", "TABLE_MD", "TABLE_CSV"])
+@pytest.mark.parametrize(
+    "path", ["SYNTHETIC", "TOKENIZER", "SCORES", "TABLE_INPUTS", "TABLE_MD", "TABLE_CSV"]
+)
 def test_golden_files_are_committed(path):
     assert getattr(golden, path).is_file(), f"{getattr(golden, path)} missing; {REGEN}"
