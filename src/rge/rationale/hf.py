@@ -28,7 +28,20 @@ VISION_TOKENS = (
 
 
 class HFBackend:
-    """Batched ``generate`` of a transformers VLM on rendered oracle prompts."""
+    """Batched ``generate`` of a transformers VLM on rendered oracle prompts.
+
+    Args:
+        model, processor: a loaded VLM (any device; inputs are moved to ``model.device``) and
+            its processor (chat template, image processor).
+        model_id, revision: provenance written into every rationale row.
+        max_new_tokens, temperature, top_p: decoding; ``temperature == 0`` is greedy.
+        batch_size: rows per ``generate`` call (left padded).
+        seed: with each batch's first key, seeds sampling (``row_seed``).
+        load_image: image path -> PIL image; None reads files (``rge.data.images``).
+
+    Raises:
+        ValueError: ``batch_size`` < 1.
+    """
 
     name = "hf"
 
@@ -74,7 +87,11 @@ class HFBackend:
         model_id: str | None = None,
         **kwargs: Any,
     ) -> HFBackend:
-        """Load a checkpoint with ``rge.model.factory.load_pretrained`` and wrap it."""
+        """Load a checkpoint with ``rge.model.factory.load_pretrained`` and wrap it.
+
+        Raises what ``load_pretrained`` raises (offline without a local directory, a bad dtype,
+        a non-Qwen2.5-VL processor); ``kwargs`` go to ``HFBackend``.
+        """
         from rge.model.factory import load_pretrained
 
         model, processor = load_pretrained(

@@ -34,7 +34,11 @@ FIELDS = (
 
 
 def read_rationales(paths: Iterable[str | os.PathLike]) -> dict[str, str]:
-    """{row key: rationale} from rationale JSONL files; a duplicate key or a missing field raises."""
+    """{row key: rationale} from rationale JSONL files (the oracle rationales r_o, paper §3.2).
+
+    Raises ValueError naming the file and line of a row that lacks a ``FIELDS`` key or repeats
+    a key already read (across all ``paths``); a missing file raises FileNotFoundError.
+    """
     out: dict[str, str] = {}
     for path in paths:
         for lineno, row in enumerate(read_jsonl(path), 1):
