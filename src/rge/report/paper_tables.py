@@ -154,6 +154,20 @@ def _label(run: str, mode: str) -> str:
 # ----------------------------------------------------------------------------- Tables 3, 4, 6
 
 
+def _paper_row(
+    source: str, label: str, row: Mapping[str, str], columns: Sequence[str]
+) -> list[Cell]:
+    """A paper row in the (source, label, run (mode), *columns) layout; no run of ours."""
+    return [source, label, None, *[paper_number(row[c]) for c in columns]]
+
+
+def _reference_rows(
+    paper: Mapping[str, Mapping[str, str]], shown: Mapping[str, object], columns: Sequence[str]
+) -> list[list[Cell]]:
+    """The paper's rows with no row of ours under the same label, marked reference only."""
+    return [_paper_row(SOURCE_REF, lab, r, columns) for lab, r in paper.items() if lab not in shown]
+
+
 def meta_table(
     title: str,
     label_name: str,
@@ -190,12 +204,8 @@ def meta_table(
             [SOURCE_OURS, label, _label(run, mode), *[percent(agg.get(c)) for c in META_COLUMNS]]
         )
         if label in paper:
-            out.append(
-                [SOURCE_PAPER, label, None, *[paper_number(paper[label][c]) for c in META_COLUMNS]]
-            )
-    for label, r in paper.items():
-        if label not in rows:
-            out.append([SOURCE_REF, label, None, *[paper_number(r[c]) for c in META_COLUMNS]])
+            out.append(_paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS))
+    out += _reference_rows(paper, rows, META_COLUMNS)
     runs = [run for run, _ in rows.values()]
     return Table(
         title=title,
@@ -300,12 +310,8 @@ def table1(
         out.append([SOURCE_OURS, label, _label(run, mode),
                     *[percent(s["tasks"][t]["acc"]) for t in columns]])  # fmt: skip
         if label in paper:
-            out.append(
-                [SOURCE_PAPER, label, None, *[paper_number(paper[label][c]) for c in csv_cols]]
-            )
-    for label, r in paper.items():
-        if label not in rows:
-            out.append([SOURCE_REF, label, None, *[paper_number(r[c]) for c in csv_cols]])
+            out.append(_paper_row(SOURCE_PAPER, label, paper[label], csv_cols))
+    out += _reference_rows(paper, rows, csv_cols)
     return Table(
         title="Table 1: information leakage, small-scale training on image-text pairs",
         columns=["source", "contrastive pair", "run (mode)", *names],
