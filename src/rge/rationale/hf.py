@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rge.rationale.backend import OracleRequest, row_seed
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+    from transformers import PreTrainedModel, ProcessorMixin
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
 # Vision placeholders must never be generated: decoding them is meaningless and a young model
@@ -47,8 +51,8 @@ class HFBackend:
 
     def __init__(
         self,
-        model: Any,
-        processor: Any,
+        model: PreTrainedModel,
+        processor: ProcessorMixin,
         *,
         model_id: str,
         revision: str | None = None,
@@ -57,7 +61,7 @@ class HFBackend:
         top_p: float = 1.0,
         batch_size: int = 8,
         seed: int = 0,
-        load_image: Callable[[str], Any] | None = None,
+        load_image: Callable[[str], Image] | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
