@@ -63,6 +63,9 @@ def expand_nodelist(nodelist: str) -> list[str]:
     Handles comma-separated entries, one or more bracketed ranges per name (``r[1-2]n[3-4]``)
     and zero padding (``gpu[08-10]``). Raises ValueError naming the list when it is malformed.
     """
+    # We parse the list ourselves instead of calling ``scontrol show hostnames``: the launcher
+    # must work where scontrol is absent (tests, a copied environment), and only the first host
+    # (the rendezvous) and the count (a check against SLURM_JOB_NUM_NODES) are needed.
     hosts: list[str] = []
     for entry in _split_top_level(nodelist.strip(), nodelist):
         hosts.extend(_expand_entry(entry, nodelist))
@@ -73,6 +76,9 @@ def expand_nodelist(nodelist: str) -> list[str]:
 
 def _split_top_level(text: str, whole: str) -> list[str]:
     """Split on commas outside brackets."""
+    # Commas mean two things: between hosts (``a[1-2],b``) and between ranges inside one
+    # bracket (``a[1,3-4]``); only depth-0 commas separate entries. SLURM never nests
+    # brackets, so depth 2 is an error rather than something to support.
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         if ch == "[":
@@ -92,6 +98,8 @@ def _split_top_level(text: str, whole: str) -> list[str]:
 
 def _expand_entry(entry: str, whole: str) -> list[str]:
     """Expand the first bracket group of one entry, recursively for the rest."""
+    # head[ranges]tail: the tail may hold further groups (``r[1-2]n[3-4]`` is the cartesian
+    # product r1n3, r1n4, r2n3, r2n4, first group outermost).
     m = re.match(r"^([^\[\]]*)\[([^\[\]]+)\](.*)$", entry)
     if not m:
         if "[" in entry or "]" in entry:
@@ -113,6 +121,8 @@ def _expand_range(item: str, whole: str) -> list[str]:
     lo, hi = m.group(1), m.group(2) or m.group(1)
     if int(hi) < int(lo):
         raise ValueError(f"SLURM node list {whole!r}: range {item!r} runs backwards")
+    # The digits are compared as numbers but written with the lower bound's width: host names
+    # are strings, and ``gpu[08-10]`` means gpu08 gpu09 gpu10 (a wider number is not cut).
     return [str(n).zfill(len(lo)) for n in range(int(lo), int(hi) + 1)]
 
 

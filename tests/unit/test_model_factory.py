@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rge.backbone.tiny import tokenizer_corpus
 from rge.model import factory
 from rge.model.factory import EMB_TOKEN, emb_token_id, load_pretrained, save_pretrained
-from rge.model.tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, train_tokenizer
+from rge.model.tokenizer import CHAT_TEMPLATE, INSTRUCTION_CORPUS, SPECIAL_TOKENS, train_tokenizer
 from tests.unit.tiny_model import MAX_PIXELS, MIN_PIXELS, SMALL_SPEC, small_model
 
 
 def test_tokenizer_covers_scene_words_and_any_text():
-    tk = train_tokenizer(400)
+    tk = train_tokenizer(400, tokenizer_corpus())
     ids = tk("left is purple triangle , right is cyan cross .", add_special_tokens=False)
     assert len(ids["input_ids"]) == 10  # one token per word
     text = "Grüße, 世界! <odd> \t tabs"
@@ -102,3 +103,16 @@ def test_load_adds_emb_when_missing(tmp_path, monkeypatch):
     assert emb_token_id(proc2) == n
     assert loaded.get_input_embeddings().weight.shape[0] == n + 1
     assert loaded.lm_head.weight.shape[0] == n + 1
+
+
+def test_corpus_decides_merges_and_none_is_the_instruction_corpus():
+    scene = train_tokenizer(400, tokenizer_corpus())
+    generic = train_tokenizer(400)
+    assert (
+        generic.backend_tokenizer.to_str()
+        == train_tokenizer(400, INSTRUCTION_CORPUS).backend_tokenizer.to_str()
+    )
+    words = "left is purple triangle"  # scene words are in the backbone corpus only
+    assert len(scene(words, add_special_tokens=False)["input_ids"]) == 4  # one token per word
+    assert len(generic(words, add_special_tokens=False)["input_ids"]) > 4
+    assert generic.decode(generic(words, add_special_tokens=False)["input_ids"]) == words

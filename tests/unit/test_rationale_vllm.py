@@ -191,7 +191,7 @@ def _has_cuda() -> bool:
         return False
 
 
-@pytest.mark.gpu
+@pytest.mark.vllm
 @pytest.mark.skipif(
     importlib.util.find_spec("vllm") is None
     or not _has_cuda()

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from rge.model.factory import build_tiny
+from rge.backbone.tiny import build_tiny
 from rge.train.loop import LoopSettings, total_steps, train
 from rge.train.objectives import BaselineObjective, StepOutput, make_objective
 from tests.unit.train_fakes import FakeEncoder, fake_objective, scene_pairs, text_pairs

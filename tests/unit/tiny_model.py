@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from rge.backbone.tiny import build_tiny
 from rge.data.records import IMAGE_TOKEN, Item
 from rge.data.scenes import render_scene, sample_scene
-from rge.model.factory import build_tiny
 
 MIN_PIXELS = 56 * 56
 MAX_PIXELS = 112 * 112

@@ -5,16 +5,27 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rge.backbone.common import scene_images
 from rge.data.records import IMAGE_TOKEN, Item
 from rge.data.scenes import ATTRIBUTES, parse_description, render_scene, scene_attributes
 from rge.model.reasoning import generate_rationales
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PIL.Image import Image
+    from transformers import PreTrainedModel, Qwen2_5_VLProcessor
+
 
 def generate(
-    model: Any, processor: Any, items: list[Item], *, max_new_tokens: int, load_image: Any
+    model: PreTrainedModel,
+    processor: Qwen2_5_VLProcessor,
+    items: list[Item],
+    *,
+    max_new_tokens: int,
+    load_image: Callable[[str], Image],
 ) -> list[str]:
     """Greedy continuations (special tokens dropped) of ``items``, stopping at ``<emb>``.
 
@@ -29,8 +40,8 @@ def generate(
 
 
 def perception_probe(
-    model: Any,
-    processor: Any,
+    model: PreTrainedModel,
+    processor: Qwen2_5_VLProcessor,
     *,
     n_scenes: int,
     seed: int,
@@ -45,6 +56,10 @@ def perception_probe(
 
     Held-out scenes are fresh draws from ``seed`` or, with ``pool`` (e.g. the benchmark's
     evaluation scenes), ``n_scenes`` distinct scenes of the pool (all of it if smaller).
+    The descriptions are parsed (``rge.data.scenes.parse_description``); an attribute the text
+    does not name counts as wrong. Returns {"n_scenes", "accuracy": {attribute: fraction},
+    "examples": [{"truth", "generated"}]}; the stage compares the accuracies with the config's
+    ``probe_threshold`` (DESIGN §11: the gate before any finding).
     """
     model.eval()
     rng = random.Random(seed)

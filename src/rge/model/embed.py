@@ -9,7 +9,7 @@ padding side, on the other rows, or on rope state left on the model by an earlie
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -17,18 +17,29 @@ import torch.nn.functional as F
 from rge.data.records import Item
 from rge.model.chat import IGNORE, build_batch
 
+if TYPE_CHECKING:
+    from PIL.Image import Image
+    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
+
 _MODEL_KEYS = ("input_ids", "attention_mask", "pixel_values", "image_grid_thw", "mm_token_type_ids")
 
 
 def move_batch(
     batch: dict[str, torch.Tensor], device: torch.device | str
 ) -> dict[str, torch.Tensor]:
-    """Move every tensor of ``batch`` to ``device``."""
+    """Move every tensor of ``batch`` to ``device`` (dtypes unchanged); returns a new dict."""
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def position_ids(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """M-RoPE position ids (3, B, T) for ``batch``, respecting padding on either side."""
+def position_ids(
+    model: Qwen2_5_VLForConditionalGeneration, batch: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """M-RoPE position ids (3, B, T) int64 for ``batch``, respecting padding on either side.
+
+    ``batch`` needs ``input_ids``, ``attention_mask`` and ``mm_token_type_ids`` (B, T) (without
+    the latter transformers silently places image tokens as text) and ``image_grid_thw`` when it
+    has images. Rows: temporal, height, width positions; on the batch's device.
+    """
     return model.model.get_rope_index(
         batch["input_ids"],
         mm_token_type_ids=batch["mm_token_type_ids"],
@@ -37,8 +48,14 @@ def position_ids(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     )[0]
 
 
-def hidden_states(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Last-layer hidden states (B, T, D) of one full forward (no cache)."""
+def hidden_states(
+    model: Qwen2_5_VLForConditionalGeneration, batch: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """Last-layer hidden states (B, T, D) of one full forward (no cache), in the model's dtype.
+
+    ``batch`` as ``chat.build_batch`` makes it, on the model's device. Resets the model's
+    cached rope offsets (``rope_deltas``), so the call is independent of earlier ones.
+    """
     inputs = {k: batch[k] for k in _MODEL_KEYS if k in batch}
     model.model.rope_deltas = None  # independent call: never reuse another call's rope offsets
     out = model.model(**inputs, position_ids=position_ids(model, batch), use_cache=False)
@@ -46,7 +63,10 @@ def hidden_states(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def emb_positions(input_ids: torch.Tensor, emb_id: int) -> torch.Tensor:
-    """Index of the first ``<emb>`` in each row; raises naming the rows that have none."""
+    """Index (B,) int64 of the first ``<emb>`` in each row of ``input_ids`` (B, T).
+
+    Raises ValueError naming the rows that have no ``<emb>``.
+    """
     hit = input_ids == emb_id
     missing = (~hit.any(dim=1)).nonzero().flatten().tolist()
     if missing:
@@ -55,12 +75,24 @@ def emb_positions(input_ids: torch.Tensor, emb_id: int) -> torch.Tensor:
 
 
 def forward(
-    model: Any, batch: dict[str, torch.Tensor], *, lm: bool = True
+    model: Qwen2_5_VLForConditionalGeneration, batch: dict[str, torch.Tensor], *, lm: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One forward: (embeddings (B, D) normalised, LM loss summed over tokens, number of tokens).
+    """One forward: the ``<emb>`` embeddings and the summed LM loss (paper eqs. 1, 7).
 
-    Logits are computed only on the supervised positions (the LM head on gathered hidden states).
-    With ``lm=False`` the loss is 0 and the count 0.
+    Args:
+        model: the backbone; ``model.config.emb_token_id`` must be set (``add_emb_token``).
+        batch: ``chat.build_batch`` output on the model's device; ``labels`` (B, T) int64 with
+            ``IGNORE`` on unsupervised positions is needed when ``lm`` is True.
+        lm: compute the LM loss; False skips the LM head entirely.
+
+    Returns:
+        (emb, loss_sum, n_tokens): emb (B, D) float32, L2-normalised, with grad if the model
+        has it; loss_sum a float32 scalar, the cross-entropy summed over the N supervised next
+        tokens; n_tokens the int64 scalar N. With ``lm=False`` or no supervised token both are 0.
+        Callers divide sum by count over all their pieces (the token-weighted mean of eq. 8).
+
+    Raises:
+        ValueError: a row without ``<emb>``.
     """
     h = hidden_states(model, batch)
     idx = emb_positions(batch["input_ids"], model.config.emb_token_id)
@@ -79,14 +111,25 @@ def forward(
 
 @torch.no_grad()
 def embed_direct(
-    model: Any,
-    processor: Any,
+    model: Qwen2_5_VLForConditionalGeneration,
+    processor: Qwen2_5_VLProcessor,
     items: list[Item],
     *,
     batch_size: int = 32,
-    load_image: Callable[[str], Any] | None = None,
+    load_image: Callable[[str], Image] | None = None,
 ) -> torch.Tensor:
-    """Direct-mode embeddings (input + assistant header + ``<emb>``), in input order, normalised."""
+    """Direct-mode embeddings (paper §3.3: input + assistant header + ``<emb>``, no rationale).
+
+    Args:
+        model, processor: the backbone (any device; it is put in eval mode for the call and
+            restored afterwards).
+        items: the inputs, in order.
+        batch_size: items per forward.
+        load_image: image path -> PIL image; None reads files (``rge.data.images``).
+
+    Returns:
+        (N, D) float32 on the CPU, L2-normalised, row i for ``items[i]``; (0, D) for no items.
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

@@ -10,8 +10,9 @@ and parameter-count checks.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import (
@@ -25,6 +26,9 @@ from transformers import (
 
 from rge.io import atomic_dir
 from rge.model import tokenizer as tok
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 EMB_TOKEN = "<emb>"
 
@@ -52,8 +56,13 @@ TINY_DEFAULTS: dict[str, Any] = {
 }
 
 
-def tiny_config(spec: dict, tokenizer: Any) -> Qwen2_5_VLConfig:
-    """Turn a tiny spec (``TINY_DEFAULTS`` keys) into a Qwen2.5-VL config wired to ``tokenizer``."""
+def tiny_config(spec: dict, tokenizer: PreTrainedTokenizerBase) -> Qwen2_5_VLConfig:
+    """Turn a tiny spec (``TINY_DEFAULTS`` keys) into a Qwen2.5-VL config wired to ``tokenizer``.
+
+    The text vocabulary is ``len(tokenizer)``; the special-token ids come from the tokenizer, so
+    config and tokenizer cannot disagree. Raises ValueError on an unknown spec key, or when
+    ``mrope_section`` does not sum to head_dim / 2 (M-RoPE splits each head's rotary half).
+    """
     unknown = sorted(set(spec) - set(TINY_DEFAULTS))
     if unknown:
         raise ValueError(
@@ -105,7 +114,7 @@ def tiny_config(spec: dict, tokenizer: Any) -> Qwen2_5_VLConfig:
     )
 
 
-def tok_ids(tokenizer: Any) -> dict[str, int]:
+def tok_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
     """Ids of the Qwen special tokens in ``tokenizer``."""
     names = {
         "pad": tok.PAD,
@@ -118,8 +127,15 @@ def tok_ids(tokenizer: Any) -> dict[str, int]:
     return {k: tokenizer.convert_tokens_to_ids(v) for k, v in names.items()}
 
 
-def make_processor(tokenizer: Any, *, min_pixels: int, max_pixels: int) -> Qwen2_5_VLProcessor:
-    """The stock Qwen2.5-VL processor around ``tokenizer`` with our chat template."""
+def make_processor(
+    tokenizer: PreTrainedTokenizerBase, *, min_pixels: int, max_pixels: int
+) -> Qwen2_5_VLProcessor:
+    """The stock Qwen2.5-VL processor around ``tokenizer`` with our chat template.
+
+    ``min_pixels`` / ``max_pixels`` bound each image's area after resizing (pixels); the image
+    processor rounds sides to multiples of 28 (patch 14 x spatial merge 2), so an image becomes
+    (h / 28) * (w / 28) ``<|image_pad|>`` tokens.
+    """
     image_processor = Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels)
     return Qwen2_5_VLProcessor(
         image_processor=image_processor,
@@ -129,8 +145,13 @@ def make_processor(tokenizer: Any, *, min_pixels: int, max_pixels: int) -> Qwen2
     )
 
 
-def add_emb_token(model: Any, processor: Any) -> int:
-    """Add ``<emb>`` as a special token if missing and resize the embeddings; return its id."""
+def add_emb_token(model: PreTrainedModel, processor: Qwen2_5_VLProcessor) -> int:
+    """Add ``<emb>`` as a special token if missing and resize the embeddings; return its id.
+
+    Mutates both: the tokenizer gains one token, the input (and untied output) embedding
+    matrices grow to ``len(tokenizer)`` rows, and ``model.config.emb_token_id`` is set. Works on
+    the meta device (no mean to take there). Paper §3.2 (the ``<emb>`` token); DESIGN §5.
+    """
     tk = processor.tokenizer
     if EMB_TOKEN not in tk.get_vocab():
         tk.add_tokens([EMB_TOKEN], special_tokens=True)
@@ -146,8 +167,11 @@ def add_emb_token(model: Any, processor: Any) -> int:
     return emb_id
 
 
-def emb_token_id(processor: Any) -> int:
-    """The id of ``<emb>``; raises if the tokenizer does not know it."""
+def emb_token_id(processor: Qwen2_5_VLProcessor | PreTrainedTokenizerBase) -> int:
+    """The id of ``<emb>`` in a processor's tokenizer (or a tokenizer).
+
+    Raises KeyError when the tokenizer has no ``<emb>`` (call ``add_emb_token`` first).
+    """
     tk = getattr(processor, "tokenizer", processor)
     if EMB_TOKEN not in tk.get_vocab():
         raise KeyError(f"tokenizer has no {EMB_TOKEN!r} token (call add_emb_token first)")
@@ -155,11 +179,30 @@ def emb_token_id(processor: Any) -> int:
 
 
 def build_tiny(
-    spec: dict, *, seed: int, min_pixels: int, max_pixels: int
+    spec: dict,
+    *,
+    seed: int,
+    min_pixels: int,
+    max_pixels: int,
+    corpus: Iterable[str] | None = None,
 ) -> tuple[Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor]:
-    """A random-initialised tiny Qwen2.5-VL with a local tokenizer; same seed, same weights."""
+    """A random-initialised tiny Qwen2.5-VL with a locally trained tokenizer (embedded study).
+
+    Args:
+        spec: overrides of ``TINY_DEFAULTS`` (the config's ``model.tiny``).
+        seed: weight initialisation seed; same seed, same weights (the global RNG is untouched).
+        min_pixels, max_pixels: image area bounds of the processor (see ``make_processor``).
+        corpus: tokenizer training sentences (``tokenizer.train_tokenizer``); the embedded study
+            passes the scene vocabulary through ``rge.backbone.tiny.build_tiny``.
+
+    Returns:
+        (model, processor): float32 on the CPU, eval mode, ``use_cache=False``, ``<emb>`` added.
+
+    Raises:
+        ValueError: an unknown spec key, an inconsistent ``mrope_section``, a too small vocab.
+    """
     vocab_size = int({**TINY_DEFAULTS, **spec}["vocab_size"])
-    tokenizer = tok.train_tokenizer(vocab_size)
+    tokenizer = tok.train_tokenizer(vocab_size, corpus)
     processor = make_processor(tokenizer, min_pixels=min_pixels, max_pixels=max_pixels)
     config = tiny_config(spec, tokenizer)
     with torch.random.fork_rng(devices=[]):
@@ -179,7 +222,23 @@ def load_pretrained(
     max_pixels: int,
     attn_implementation: str = "sdpa",
 ) -> tuple[Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor]:
-    """Load a hub id or a local directory (same code); add ``<emb>`` if the tokenizer lacks it."""
+    """Load a hub id or a local directory (same code); add ``<emb>`` if the tokenizer lacks it.
+
+    Args:
+        name_or_path: hub id or local checkpoint directory.
+        revision: hub commit/tag/branch (ignored for a local directory); None is the default.
+        dtype: a torch dtype name, e.g. ``"float32"`` or ``"bfloat16"``.
+        min_pixels, max_pixels: image area bounds; the caller's bounds win over the checkpoint's.
+        attn_implementation: transformers' attention backend (``"sdpa"``, ``"eager"``, ...).
+
+    Returns:
+        (model, processor) in eval mode on the CPU (callers move the model).
+
+    Raises:
+        FileNotFoundError: not a local directory while ``HF_HUB_OFFLINE=1``.
+        ValueError: ``dtype`` is not a torch dtype name.
+        TypeError: the checkpoint's processor is not a Qwen2.5-VL processor.
+    """
     if not Path(name_or_path).exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
         raise FileNotFoundError(
             f"{name_or_path!r} is not a local directory and HF_HUB_OFFLINE=1 forbids the hub"
@@ -205,8 +264,14 @@ def load_pretrained(
     return model.eval(), processor
 
 
-def save_pretrained(model: Any, processor: Any, out_dir: str | os.PathLike) -> None:
-    """Write model (safetensors) and processor into ``out_dir`` atomically."""
+def save_pretrained(
+    model: PreTrainedModel, processor: Qwen2_5_VLProcessor, out_dir: str | os.PathLike
+) -> None:
+    """Write model (safetensors) and processor into ``out_dir`` atomically.
+
+    A reader never sees a half-written directory: the files go to a temporary sibling that is
+    renamed into place (``rge.io.atomic_dir``); an existing ``out_dir`` is replaced.
+    """
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)

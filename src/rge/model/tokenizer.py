@@ -2,15 +2,17 @@
 
 Byte-level: every string (any language, any symbol) tokenizes through the 256 byte tokens, so the
 tokenizer never fails on text outside its training corpus; the corpus only decides which words get
-short encodings. The special tokens are the ones a Qwen2.5-VL processor and model expect.
+short encodings. The corpus is the caller's: this module knows no dataset (the embedded study's
+corpus, with the synthetic scenes' words, is ``rge.backbone.tiny.tokenizer_corpus``). The special
+tokens are the ones a Qwen2.5-VL processor and model expect.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
-
-from rge.data import scenes
 
 PAD = "<|endoftext|>"
 IM_START = "<|im_start|>"
@@ -54,9 +56,10 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant' + nl }}{%- endif -%}"
 )
 
-# Generic words of retrieval / VQA / grounding instructions, so that the synthetic benchmark's
-# prompts (written by the data layer) get short encodings; anything else still encodes via bytes.
-_INSTRUCTION_WORDS = (
+# Generic English of retrieval / VQA / grounding instructions (no dataset's labels): the corpus
+# when the caller gives none, so instruction words get short encodings; any other text still
+# encodes through the byte alphabet.
+INSTRUCTION_WORDS = (
     "represent the given image for classification find describe and focus on object in that is "
     "answer a question based following caption retrieval select which what colour color shape "
     "left right next to not one of side there are two objects this picture photo scene with "
@@ -65,25 +68,27 @@ _INSTRUCTION_WORDS = (
     "shown everyday retrieve represent: question: answer: image: yes no because so then first "
     "second both neither either other another each per by from for to of at a an the"
 )
+INSTRUCTION_CORPUS: tuple[str, ...] = (INSTRUCTION_WORDS, INSTRUCTION_WORDS.capitalize())
 
 
-def training_corpus() -> list[str]:
-    """Sentences covering the scene vocabulary, the canonical descriptions and instruction words."""
-    lines = [_INSTRUCTION_WORDS, _INSTRUCTION_WORDS.capitalize()]
-    for color in scenes.COLORS:
-        for shape in scenes.SHAPES:
-            for side in scenes.SIDES:
-                lines.append(f"{side} is {color} {shape} , the {color} {shape} is on the {side} .")
-                lines.append(f"The {color} one on the {side} is a {shape}. Is it {color}? Yes.")
-    for c1 in scenes.COLORS:
-        for c2 in scenes.COLORS:
-            if c1 != c2:
-                lines.append(f"left is {c1} circle , right is {c2} square . not {c1} but {c2} .")
-    return lines
+def train_tokenizer(
+    vocab_size: int, corpus: Iterable[str] | None = None
+) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE on ``corpus`` and wrap it for transformers with our chat template.
 
+    Args:
+        vocab_size: total size including the 256 byte tokens and ``SPECIAL_TOKENS``; the trainer
+            stops earlier when the corpus has no more pairs to merge.
+        corpus: sentences whose frequent words get merges; ``None`` is ``INSTRUCTION_CORPUS``.
+            Same corpus and size, same tokenizer (the BPE trainer is deterministic).
 
-def train_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
-    """Train the byte-level BPE on ``training_corpus`` and wrap it for transformers."""
+    Returns:
+        A ``PreTrainedTokenizerFast`` with pad ``<|endoftext|>``, eos ``<|im_end|>``, no unk
+        (byte-level), and ``CHAT_TEMPLATE``. No ``<emb>`` yet (``factory.add_emb_token``).
+
+    Raises:
+        ValueError: ``vocab_size`` below 256 bytes + the special tokens.
+    """
     if vocab_size < 256 + len(SPECIAL_TOKENS):
         raise ValueError(f"vocab_size={vocab_size} is below the 256 bytes + special tokens")
     tok = Tokenizer(models.BPE())
@@ -95,7 +100,8 @@ def train_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(training_corpus(), trainer=trainer)
+    lines = INSTRUCTION_CORPUS if corpus is None else corpus
+    tok.train_from_iterator(lines, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         pad_token=PAD,

@@ -1,7 +1,8 @@
 """The interface every oracle-rationale backend implements, and what it is asked.
 
 A backend turns ``OracleRequest``s (a training row plus its rendered oracle prompt) into one
-rationale string each, in order. Its ``name``/``model``/``revision``/``sampling`` attributes are
+rationale string each, in order: the oracle rationale r_o of paper §3.2 (eq. 4, drawn from a
+large MLLM, InternVL3.5-38B in the paper). Its ``name``/``model``/``revision``/``sampling`` attributes are
 the provenance written into every rationale row (``rge.rationale.store``).
 """
 
@@ -39,7 +40,12 @@ class RationaleBackend(Protocol):
     sampling: dict[str, Any]  # sampling parameters, JSON-serialisable
 
     def generate(self, requests: Sequence[OracleRequest]) -> list[str]:
-        """One rationale per request, in the same order."""
+        """One rationale per request, in the same order (``len(out) == len(requests)``).
+
+        Plain text without ``<emb>``; may be empty or over-long (``rge.rationale.checks``
+        counts that later). A row's text depends on its key and the backend's seed, not on
+        its batch neighbours, so shards and resumed runs agree.
+        """
         ...
 
 

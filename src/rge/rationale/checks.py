@@ -69,7 +69,10 @@ def summarize(
 ) -> dict[str, Any]:
     """Counts over rationale rows (store schema): issues, phrase hits, word statistics.
 
-    ``examples`` lists the first ``n_examples`` bad rows with their key, issues and text.
+    The checks follow the formatting rules the oracle prompt states (paper §3.2 and appendix 8:
+    a word limit, no mention of the positive sample). ``examples`` lists the first
+    ``n_examples`` bad rows with their key, issues and text (cut to 300 characters). Raises
+    KeyError when a row lacks ``rationale`` or ``key``.
     """
     counts: Counter[str] = Counter()
     hits: Counter[str] = Counter()

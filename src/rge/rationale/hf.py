@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rge.rationale.backend import OracleRequest, row_seed
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+    from transformers import PreTrainedModel, ProcessorMixin
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
 # Vision placeholders must never be generated: decoding them is meaningless and a young model
@@ -28,14 +32,27 @@ VISION_TOKENS = (
 
 
 class HFBackend:
-    """Batched ``generate`` of a transformers VLM on rendered oracle prompts."""
+    """Batched ``generate`` of a transformers VLM on rendered oracle prompts.
+
+    Args:
+        model, processor: a loaded VLM (any device; inputs are moved to ``model.device``) and
+            its processor (chat template, image processor).
+        model_id, revision: provenance written into every rationale row.
+        max_new_tokens, temperature, top_p: decoding; ``temperature == 0`` is greedy.
+        batch_size: rows per ``generate`` call (left padded).
+        seed: with each batch's first key, seeds sampling (``row_seed``).
+        load_image: image path -> PIL image; None reads files (``rge.data.images``).
+
+    Raises:
+        ValueError: ``batch_size`` < 1.
+    """
 
     name = "hf"
 
     def __init__(
         self,
-        model: Any,
-        processor: Any,
+        model: PreTrainedModel,
+        processor: ProcessorMixin,
         *,
         model_id: str,
         revision: str | None = None,
@@ -44,7 +61,7 @@ class HFBackend:
         top_p: float = 1.0,
         batch_size: int = 8,
         seed: int = 0,
-        load_image: Callable[[str], Any] | None = None,
+        load_image: Callable[[str], Image] | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -74,7 +91,11 @@ class HFBackend:
         model_id: str | None = None,
         **kwargs: Any,
     ) -> HFBackend:
-        """Load a checkpoint with ``rge.model.factory.load_pretrained`` and wrap it."""
+        """Load a checkpoint with ``rge.model.factory.load_pretrained`` and wrap it.
+
+        Raises what ``load_pretrained`` raises (offline without a local directory, a bad dtype,
+        a non-Qwen2.5-VL processor); ``kwargs`` go to ``HFBackend``.
+        """
         from rge.model.factory import load_pretrained
 
         model, processor = load_pretrained(

@@ -26,7 +26,6 @@ from rge.data.records import IMAGE_TOKEN, TrainPair
 
 QUERY_IMAGE = "[[query_image]]"
 MATCH_IMAGE = "[[match_image]]"
-META_TASKS = ("classification", "vqa", "retrieval", "grounding")
 PARTS = ("image", "text")
 _IMAGE_MARKER = re.compile(r"(\[\[query_image\]\]|\[\[match_image\]\])")
 _ROW_FIELD = re.compile(r"\{(query_text|match_text)\}")
@@ -95,7 +94,12 @@ def flatten(parts: list[dict[str, Any]], image_placeholder: str) -> str:
 
 
 def load_prompts(path: str | os.PathLike) -> PromptBook:
-    """Read and validate a prompt file; errors name the file and the offending key."""
+    """Read and validate a prompt file (the structure of paper §3.2 / appendix 8, our wording).
+
+    Raises ValueError naming the file and the offending key: a missing top-level key or
+    template key, a duplicate template id, a meta-task without a role, an unknown part, or a
+    subset mapped to an unknown template. A missing file raises FileNotFoundError.
+    """
     raw = yaml.safe_load(Path(path).read_text())
     src = str(path)
     if not isinstance(raw, dict):

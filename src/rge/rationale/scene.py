@@ -144,7 +144,11 @@ def scene_rationale(record: dict[str, Any], seed: int) -> str:
 
 
 class SceneBackend:
-    """Rationales from the synthetic benchmark's scene sidecar (no model)."""
+    """Rationales from the synthetic benchmark's scene sidecar (no model).
+
+    Stands in for the oracle MLLM of paper §3.2 in the embedded study: the facts come from the
+    scene that drew the row, so the rationale is right by construction.
+    """
 
     name = "scene"
     revision = None
@@ -157,7 +161,10 @@ class SceneBackend:
     @classmethod
     def from_path(cls, path: str | os.PathLike, subset: str, *, seed: int) -> SceneBackend:
         """Read ``path``: a sidecar JSONL, a folder holding ``<subset>.jsonl``, or the synthetic
-        benchmark's root (``make_synthetic`` output, holding ``scenes/train/<subset>.jsonl``)."""
+        benchmark's root (``make_synthetic`` output, holding ``scenes/train/<subset>.jsonl``).
+
+        Raises FileNotFoundError naming the file when the subset's sidecar is absent.
+        """
         from rge.data.synthetic import read_sidecar
 
         path = Path(path)
@@ -169,7 +176,11 @@ class SceneBackend:
         return cls(read_sidecar(file), seed=seed, source=f"scene-sidecar:{file.name}")
 
     def generate(self, requests: Sequence[OracleRequest]) -> list[str]:
-        """One rationale per request; a key missing from the sidecar raises naming it."""
+        """One rationale per request, in order.
+
+        Raises KeyError naming a key missing from the sidecar, ValueError naming a sidecar row
+        whose fields are missing or disagree with its scene.
+        """
         out = []
         for req in requests:
             if req.key not in self.sidecar:

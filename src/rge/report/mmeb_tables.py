@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 
 from rge.evaluate.metrics import META_TASKS
-from rge.report.tables import Cell, Table
+from rge.report.tables import Cell, Table, paper_number, percent
 
 PAPER = "RGE, Liu et al., arXiv 2511.16150"
 # our meta-task keys -> the labels of the paper's Table 15 / Table 2 CSVs
@@ -50,14 +50,6 @@ def read_csv(path: str | os.PathLike, required: Sequence[str]) -> list[dict[str,
     if not rows or missing:
         raise ValueError(f"{path}: empty or missing columns {missing}")
     return rows
-
-
-def _num(text: str | None) -> float | None:
-    return float(text) if text not in (None, "", "-") else None
-
-
-def _pct(x: float | None) -> float | None:
-    return None if x is None else 100.0 * x
 
 
 def run_label(summary: dict) -> str:
@@ -131,14 +123,16 @@ def table2(
     used: set[str] = set()
     for s in summaries:
         agg = {**s["meta_task"], "ind": s["IND"], "ood": s["OOD"], "overall": s["overall"]}
-        rows.append([SOURCE_OURS, run_label(s), *[_pct(agg.get(c)) for c in T2_COLUMNS]])
+        rows.append([SOURCE_OURS, run_label(s), *[percent(agg.get(c)) for c in T2_COLUMNS]])
         theirs = (pairs or {}).get(run_label(s))
         if is_comp and theirs:
             used.add(theirs)
-            rows.append([SOURCE_PAIRED, theirs, *[_num(paper[theirs][c]) for c in T2_COLUMNS]])
+            rows.append(
+                [SOURCE_PAIRED, theirs, *[paper_number(paper[theirs][c]) for c in T2_COLUMNS]]
+            )
     for label, r in paper.items():
         if label not in used:
-            rows.append([SOURCE_REF, label, *[_num(r[c]) for c in T2_COLUMNS]])
+            rows.append([SOURCE_REF, label, *[paper_number(r[c]) for c in T2_COLUMNS]])
     n_shared = len(set().union(*(set(s["tasks"]) for s in summaries)) & paper_tasks)
     return Table(
         title="Table 2: MMEB per meta-task and average scores",
@@ -210,8 +204,8 @@ def table15(
     for name, rec in ours:
         theirs = paper.get(name)
         source = "ours | paper (same task)" if theirs else SOURCE_OURS
-        accs = [_pct(s["tasks"][name]["acc"]) if name in s["tasks"] else None for s in summaries]
-        ref = [_num(theirs[m]) if theirs else None for m in models]
+        accs = [percent(s["tasks"][name]["acc"]) if name in s["tasks"] else None for s in summaries]
+        ref = [paper_number(theirs[m]) if theirs else None for m in models]
         rows.append([source, T15_META[rec["meta_task"]], name, rec["split"], *accs, *ref])
     for name, r in paper.items():
         if name not in dict(ours):
@@ -223,7 +217,7 @@ def table15(
                     name,
                     r["split"],
                     *blank,
-                    *[_num(r[m]) for m in models],
+                    *[paper_number(r[m]) for m in models],
                 ]
             )
     rows += _aggregate_rows(summaries, paper_summary, models, is_comp)
@@ -249,14 +243,23 @@ def _aggregate_rows(
         raise ValueError(f"paper summary CSV lacks rows {missing}")
     rows: list[list[Cell]] = []
     for key, label in T15_SUMMARY.items():
-        ours = [_pct(s["meta_task"].get(key) if key in META_TASKS else s[key]) for s in summaries]
-        theirs = [_num(paper[label][m]) if is_comp else None for m in models]
+        ours = [
+            percent(s["meta_task"].get(key) if key in META_TASKS else s[key]) for s in summaries
+        ]
+        theirs = [paper_number(paper[label][m]) if is_comp else None for m in models]
         source = "aggregate: ours | paper (same tasks)" if is_comp else "aggregate: ours"
         rows.append([source, "", label, "", *ours, *theirs])
     if not is_comp:
         blank = [None] * len(summaries)
         for label in T15_SUMMARY.values():
             rows.append(
-                [SOURCE_REF, "", label, "", *blank, *[_num(paper[label][m]) for m in models]]
+                [
+                    SOURCE_REF,
+                    "",
+                    label,
+                    "",
+                    *blank,
+                    *[paper_number(paper[label][m]) for m in models],
+                ]
             )
     return rows

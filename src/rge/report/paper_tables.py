@@ -20,8 +20,8 @@ from pathlib import Path
 
 from rge.evaluate.metrics import META_TASKS
 from rge.io import read_json
-from rge.report.mmeb_tables import PAPER, SOURCE_OURS, SOURCE_REF, _num, _pct
-from rge.report.tables import Cell, Table
+from rge.report.mmeb_tables import PAPER, SOURCE_OURS, SOURCE_REF
+from rge.report.tables import Cell, Table, paper_number, percent
 
 SOURCE_PAPER = "paper"
 SOURCE_UNKNOWN = "paper (reference only: reasoning sides unknown)"
@@ -154,6 +154,20 @@ def _label(run: str, mode: str) -> str:
 # ----------------------------------------------------------------------------- Tables 3, 4, 6
 
 
+def _paper_row(
+    source: str, label: str, row: Mapping[str, str], columns: Sequence[str]
+) -> list[Cell]:
+    """A paper row in the (source, label, run (mode), *columns) layout; no run of ours."""
+    return [source, label, None, *[paper_number(row[c]) for c in columns]]
+
+
+def _reference_rows(
+    paper: Mapping[str, Mapping[str, str]], shown: Mapping[str, object], columns: Sequence[str]
+) -> list[list[Cell]]:
+    """The paper's rows with no row of ours under the same label, marked reference only."""
+    return [_paper_row(SOURCE_REF, lab, r, columns) for lab, r in paper.items() if lab not in shown]
+
+
 def meta_table(
     title: str,
     label_name: str,
@@ -187,13 +201,11 @@ def meta_table(
         s = pick(index, (run, mode), "score_mmeb summary")
         agg = {**s["meta_task"], "overall": s["overall"]}
         out.append(
-            [SOURCE_OURS, label, _label(run, mode), *[_pct(agg.get(c)) for c in META_COLUMNS]]
+            [SOURCE_OURS, label, _label(run, mode), *[percent(agg.get(c)) for c in META_COLUMNS]]
         )
         if label in paper:
-            out.append([SOURCE_PAPER, label, None, *[_num(paper[label][c]) for c in META_COLUMNS]])
-    for label, r in paper.items():
-        if label not in rows:
-            out.append([SOURCE_REF, label, None, *[_num(r[c]) for c in META_COLUMNS]])
+            out.append(_paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS))
+    out += _reference_rows(paper, rows, META_COLUMNS)
     runs = [run for run, _ in rows.values()]
     return Table(
         title=title,
@@ -296,12 +308,10 @@ def table1(
         if missing:
             raise KeyError(f"score summary {_label(run, mode)}: no task(s) {missing}")
         out.append([SOURCE_OURS, label, _label(run, mode),
-                    *[_pct(s["tasks"][t]["acc"]) for t in columns]])  # fmt: skip
+                    *[percent(s["tasks"][t]["acc"]) for t in columns]])  # fmt: skip
         if label in paper:
-            out.append([SOURCE_PAPER, label, None, *[_num(paper[label][c]) for c in csv_cols]])
-    for label, r in paper.items():
-        if label not in rows:
-            out.append([SOURCE_REF, label, None, *[_num(r[c]) for c in csv_cols]])
+            out.append(_paper_row(SOURCE_PAPER, label, paper[label], csv_cols))
+    out += _reference_rows(paper, rows, csv_cols)
     return Table(
         title="Table 1: information leakage, small-scale training on image-text pairs",
         columns=["source", "contrastive pair", "run (mode)", *names],
@@ -398,7 +408,7 @@ def table7(
         return [SOURCE_OURS, label, _yes_no(qm), _yes_no(tm), *cells]
 
     def paper_cells(r: dict[str, str]) -> list[Cell]:
-        return [_num(r[f"{b}_{DIRECTIONS[d]}_r{k}"]) for d, b, k in cols]
+        return [paper_number(r[f"{b}_{DIRECTIONS[d]}_r{k}"]) for d, b, k in cols]
 
     wanted = [("Baseline", baseline_run, "direct", "direct")]
     wanted += [(f"RGE (query reasoning: {_yes_no(q)}, target reasoning: {_yes_no(t)})", rge_run,

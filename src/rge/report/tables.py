@@ -36,6 +36,19 @@ class Table:
                 )
 
 
+def paper_number(text: str | None) -> float | None:
+    """A number from a transcribed paper CSV cell; ``None`` for an empty cell or ``-``.
+
+    Raises ValueError on any other non-numeric text (a transcription error).
+    """
+    return float(text) if text not in (None, "", "-") else None
+
+
+def percent(fraction: float | None) -> float | None:
+    """A score fraction in [0, 1] as a percentage (the paper's unit); ``None`` stays ``None``."""
+    return None if fraction is None else 100.0 * fraction
+
+
 def fmt(cell: Cell, empty: str = "") -> str:
     """A cell as text: floats with one decimal, None as ``empty``."""
     if cell is None:

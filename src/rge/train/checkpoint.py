@@ -71,7 +71,7 @@ def save_checkpoint(
     *,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    scheduler: Any,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
     state: TrainState,
     keep: int = 1,
 ) -> Path:
@@ -127,7 +127,7 @@ def load_checkpoint(
     *,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    scheduler: Any,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
     restore_rng: bool = True,
 ) -> TrainState:
     """Load a checkpoint written by ``save_checkpoint`` into the given objects.

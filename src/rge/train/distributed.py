@@ -25,11 +25,14 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from rge.train.checkpoint import TrainState, list_checkpoints, rng_state, set_rng_state
+
+if TYPE_CHECKING:
+    from deepspeed import DeepSpeedEngine
 
 # Used when several processes run without a config file: ZeRO-2, everything else filled below.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -92,8 +95,17 @@ def fill_config(
     return cfg
 
 
-def initialize(model: torch.nn.Module, optimizer: Any, scheduler: Any, config: dict) -> Any:
-    """Wrap model, optimizer and schedule in a DeepSpeed engine (process group set up here)."""
+def initialize(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    config: dict,
+) -> DeepSpeedEngine:
+    """Wrap model, optimizer and schedule in a DeepSpeed engine (process group set up here).
+
+    The process group uses NCCL when CUDA is available, else gloo (so CPU tests run it). The
+    engine then owns backward, clipping and the optimizer/schedule step.
+    """
     import deepspeed
 
     if not torch.distributed.is_initialized():
@@ -104,7 +116,9 @@ def initialize(model: torch.nn.Module, optimizer: Any, scheduler: Any, config: d
     return engine
 
 
-def save_engine_checkpoint(engine: Any, root: str | Path, state: TrainState, keep: int) -> Path:
+def save_engine_checkpoint(
+    engine: DeepSpeedEngine, root: str | Path, state: TrainState, keep: int
+) -> Path:
     """Collective: write ``root/step-<step>/`` through the engine (all ranks must call).
 
     The engine writes model + ZeRO optimizer + schedule shards into a hidden temporary folder;
@@ -134,8 +148,12 @@ def save_engine_checkpoint(engine: Any, root: str | Path, state: TrainState, kee
     return out
 
 
-def load_engine_checkpoint(engine: Any, path: str | Path) -> TrainState:
-    """Collective: restore a ``save_engine_checkpoint`` folder into ``engine``."""
+def load_engine_checkpoint(engine: DeepSpeedEngine, path: str | Path) -> TrainState:
+    """Collective: restore a ``save_engine_checkpoint`` folder into ``engine``.
+
+    Also restores this rank's RNG state. Raises FileNotFoundError when the engine finds no
+    checkpoint under ``path``.
+    """
     path = Path(path)
     loaded, client = engine.load_checkpoint(str(path), tag="engine")
     if loaded is None:

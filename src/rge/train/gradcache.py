@@ -101,9 +101,13 @@ def embedding_grads(
     embs: dict[str, torch.Tensor], loss_fn: Callable[[dict[str, torch.Tensor]], torch.Tensor]
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Loss on the full batch of embeddings and its gradient w.r.t. every embedding block."""
+    # Fresh leaves: the loss's graph stops at the embeddings, so this backward touches no
+    # parameter and costs only B x D memory, whatever the model.
     leaves = {k: v.detach().requires_grad_() for k, v in embs.items()}
     loss = loss_fn(leaves)
     names = list(leaves)
+    # allow_unused: a block the loss ignores (e.g. an empty hard-negative block) gets a zero
+    # gradient instead of an error, so pass 2 can treat every block alike.
     grads = torch.autograd.grad(loss, [leaves[k] for k in names], allow_unused=True)
     pairs = zip(names, grads, strict=True)
     out = {k: g if g is not None else torch.zeros_like(leaves[k]) for k, g in pairs}
@@ -131,6 +135,8 @@ def grad_pass(
     """
     offsets = dict.fromkeys(grads, 0)
     extra_total, stats = 0.0, {}
+    # Pass 1 left the RNG here; restoring it after the replays makes a cached step consume
+    # randomness exactly like pass 1 alone, so a resumed run draws the same numbers.
     end_state = _rng_state()
     for i, chunk in enumerate(chunks):
         if states is not None:
@@ -138,12 +144,19 @@ def grad_pass(
         enc = encode(chunk, True)
         surrogate = torch.zeros((), device=_device(enc, grads))
         for k, e in enc.embs.items():
+            # d/dtheta sum(e * g) = sum_i g_i * de_i/dtheta with g held constant: by the chain
+            # rule exactly this chunk's share of dL/dtheta, because g = dL/de was taken on the
+            # full batch. Chunks are consumed in pass-1 order, so the row offsets line up.
             g = grads[k][offsets[k] : offsets[k] + e.shape[0]]
             offsets[k] += e.shape[0]
+            # g is float32 from the loss; cast to the embedding's dtype/device (bf16 models,
+            # other ranks) so the product is formed where the embedding lives.
             surrogate = surrogate + (e * g.to(e.device, e.dtype)).sum()
         if enc.extra is not None:
             surrogate = surrogate + enc.extra
             extra_total += float(enc.extra.detach())
+        # A chunk with nothing trainable in it (e.g. all parameters frozen on this path) has a
+        # constant surrogate; backward on it would raise, and there is nothing to accumulate.
         if surrogate.requires_grad:
             backward(surrogate)
         for k, v in enc.stats.items():

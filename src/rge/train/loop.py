@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ from rge.data.records import TrainPair
 from rge.train.checkpoint import TrainState, latest_checkpoint, load_checkpoint, save_checkpoint
 from rge.train.objectives import Objective
 from rge.train.sampler import TaskBatchSampler, lr_factor
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, ProcessorMixin
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +175,8 @@ def _summary(rows: list[dict], settings: LoopSettings, wall_s: float, resumed: i
 
 
 def train(
-    model: torch.nn.Module,
-    processor: Any,
+    model: PreTrainedModel,
+    processor: ProcessorMixin,
     pairs: Sequence[TrainPair],
     objective: Objective,
     settings: LoopSettings,
@@ -205,6 +208,14 @@ def train(
         Summary: steps, wall time and ms per step of this process (a resumed run counts only
         its own steps), first/final-window loss, final-window InfoNCE, ln(batch size) and
         ln(candidates per query) (a final InfoNCE near the latter means nothing was learned).
+
+    Raises:
+        ValueError: no pairs; or ``work_dir`` holds a checkpoint of a run with other settings,
+            objective fields or data (the fingerprint differs): delete it to restart.
+        FloatingPointError: a non-finite loss, naming the batch's first keys.
+
+    Paper §4.1 (one epoch, global batch 512, lr 2e-5: the paper config's settings); DESIGN §6
+    (resumable; same seed, same result on the CPU).
     """
     if not pairs:
         raise ValueError("train: no training pairs")
@@ -303,6 +314,8 @@ def _step(
         else:  # unmanaged accumulation: backward only accumulates, engine.step updates
             engine.backward(loss, scale_wrt_gas=False)
 
+    # A plain function is a valid objective too (tests, one-off diagnostics): it lacks the
+    # attribute and never receives ``backward``.
     takes = getattr(objective, "takes_backward", False)
     out = objective(model, processor, batch, **({"backward": backward} if takes else {}))
     if not torch.isfinite(out.loss):

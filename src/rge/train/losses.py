@@ -78,7 +78,11 @@ def info_nce(
         gather_fn: gathers a tensor over ranks, returning (all rows, offset of this rank).
 
     Returns:
-        The mean over this rank's queries of -log softmax at the positive (a scalar).
+        The mean over this rank's queries of -log softmax at the positive: a scalar in the
+        dtype of ``q @ t.T``, on ``q``'s device, with grad through q, t and negs.
+
+    Raises:
+        ValueError: q and t not both (B, D), negs not (M, D), or temperature <= 0.
     """
     if q.ndim != 2 or q.shape != t.shape:
         raise ValueError(
@@ -93,6 +97,8 @@ def info_nce(
             raise ValueError(f"info_nce: negs must be (M, {q.shape[1]}); got {tuple(negs.shape)}")
         cands.append(gather_fn(negs)[0])
     logits = q @ torch.cat(cands, dim=0).T / temperature
+    # Query i's positive sits at row offset + i of the gathered targets: this rank's block
+    # starts at ``offset``; the hard negatives are appended after all targets, never labels.
     labels = torch.arange(q.shape[0], device=q.device) + offset
     return F.cross_entropy(logits, labels)
 

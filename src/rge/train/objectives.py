@@ -33,13 +33,16 @@ import random
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 
 from rge.data.records import Item, TrainPair
 from rge.train.gradcache import Encoded, cached_backward
 from rge.train.losses import GatherFn, info_nce, local_gather
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, ProcessorMixin
 
 PAIRS = ("q", "q_oracle", "q_self")
 PERTURBATIONS = ("none", "wrong_target", "wrong_query")
@@ -58,13 +61,37 @@ class StepOutput:
 
 
 class Objective(Protocol):
-    """A training objective: ``objective(model, processor, pairs) -> StepOutput``.
+    """What the training loop and the train stages need of an objective.
 
-    Objectives whose class sets ``takes_backward = True`` also accept ``backward=`` (how to
-    back-propagate a scalar) and may back-propagate themselves (``StepOutput.backward_done``).
+    ``objective(model, processor, pairs, backward=...) -> StepOutput`` for one batch. The model
+    is the backbone (parameters on any one device; the objective moves each batch there), the
+    processor its Qwen2.5-VL processor, ``pairs`` one batch (the loop draws it from one subset).
+
+    Members:
+        takes_backward: True when ``__call__`` accepts ``backward=`` (how to back-propagate a
+            scalar: autograd or a DeepSpeed engine) and may back-propagate itself (gradient
+            cache), returning ``StepOutput.backward_done=True`` and a detached loss. The loop
+            reads it with a False default, so a plain function also serves as an objective.
+        check_rationales(pairs): raise KeyError naming the keys whose oracle rationale is
+            missing, when the objective needs one; called once on the whole training set
+            before step 1, so a gap fails the run at start and not at the step that meets it.
+
+    ``StepOutput.loss`` is a float32 scalar on the model's device; a non-finite loss makes the
+    loop raise FloatingPointError.
     """
 
-    def __call__(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> StepOutput: ...
+    takes_backward: ClassVar[bool]
+
+    def __call__(
+        self,
+        model: PreTrainedModel,
+        processor: ProcessorMixin,
+        pairs: Sequence[TrainPair],
+        *,
+        backward: Backward | None = None,
+    ) -> StepOutput: ...
+
+    def check_rationales(self, pairs: Sequence[TrainPair]) -> None: ...
 
 
 def _negatives(pairs: Sequence[TrainPair], per_pair: int) -> list[Item]:
@@ -100,7 +127,9 @@ class _Plan:
     negatives_per_pair: int  # 0: no hard negatives
 
 
-def _forward(model: Any, batch: dict, *, lm: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
+def _forward(
+    model: PreTrainedModel, batch: dict, *, lm: bool
+) -> tuple[torch.Tensor, torch.Tensor, int]:
     from rge.model.embed import forward, move_batch
 
     emb, loss_sum, n = forward(model, move_batch(batch, next(model.parameters()).device), lm=lm)
@@ -108,7 +137,12 @@ def _forward(model: Any, batch: dict, *, lm: bool) -> tuple[torch.Tensor, torch.
 
 
 def _encode(
-    model: Any, processor: Any, chunk: _Chunk, plan: _Plan, with_lm: bool, lm_scale: float
+    model: PreTrainedModel,
+    processor: ProcessorMixin,
+    chunk: _Chunk,
+    plan: _Plan,
+    with_lm: bool,
+    lm_scale: float,
 ) -> Encoded:
     """Embeddings (and, with ``with_lm``, the weighted LM sum) of one chunk.
 
@@ -168,27 +202,41 @@ class _Core:
     def _gather(self) -> GatherFn:
         return getattr(self, "gather_fn", local_gather)
 
-    def _prepare(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> tuple:
+    def _prepare(
+        self, model: PreTrainedModel, processor: ProcessorMixin, pairs: Sequence[TrainPair]
+    ) -> tuple:
         """No-grad preparation: oracle rationales, self rationales, LM token count, stats."""
         return _Chunk(pairs), 0, {}
 
+    def check_rationales(self, pairs: Sequence[TrainPair]) -> None:
+        """Raise KeyError (naming keys) unless every pair has the oracle rationale it needs."""
+
     def __call__(
         self,
-        model: Any,
-        processor: Any,
+        model: PreTrainedModel,
+        processor: ProcessorMixin,
         pairs: Sequence[TrainPair],
         *,
         backward: Backward | None = None,
     ) -> StepOutput:
+        """One step's loss (see ``Objective``); back-propagates itself when ``chunk_size`` > 0."""
         plan = self._plan()
         a_lm, a_con = self._weights()
         whole, n_tokens, stats = self._prepare(model, processor, pairs)
+        # Eq. 8 read as one mean over every supervised token of the step: each forward returns
+        # a *sum* of token losses and the mean's denominator N is counted from the oracle text
+        # before any forward. Scaling each sum by a_lm / N (rather than averaging per forward
+        # or per chunk) keeps every token's weight equal however the batch is split into
+        # chunks, so the gradient cache and one big forward give the same loss.
         lm_scale = a_lm / n_tokens if plan.lm and n_tokens else 0.0
         n_negs = len(_negatives(pairs, plan.negatives_per_pair)) if plan.contrastive else 0
         stats = {**stats, "candidates": float(len(pairs) + n_negs)} if plan.contrastive else stats
+        # The unweighted InfoNCE value, for the log; in a cached step loss_fn runs once, on the
+        # full batch of detached embeddings (pass 1), so raw_con[0] is the batch's value.
         raw_con: list[torch.Tensor] = []
 
         def loss_fn(embs: dict[str, torch.Tensor]) -> torch.Tensor:
+            # An empty negative block means "in-batch negatives only" (info_nce takes None).
             n = embs["n"] if embs["n"].shape[0] else None
             con = info_nce(
                 embs["q"], embs["t"], temperature=self._temperature(), negs=n,
@@ -202,8 +250,10 @@ class _Core:
 
         size = int(getattr(self, "chunk_size", 0) or 0)
         if size <= 0:
+            # One forward per side; the loop calls backward on the returned loss.
             enc = encode(whole, True)
             loss = loss_fn(enc.embs) if plan.contrastive else None
+            # a_con * InfoNCE + (a_lm / N) * sum of LM token losses; either part may be absent.
             loss = enc.extra if loss is None else loss if enc.extra is None else loss + enc.extra
             _check_tokens(enc.stats["lm_tokens"], n_tokens, plan)
             return StepOutput(
@@ -212,6 +262,8 @@ class _Core:
                 lm=enc.stats["lm_sum"] / n_tokens if plan.lm else None,
                 stats=stats,
             )
+        # Gradient cache: the coupled InfoNCE on the whole batch, the LM sums as per-chunk
+        # extras (already scaled by a_lm / N, so they add up to the no-cache loss).
         result = cached_backward(
             whole.split(size),
             encode,
@@ -246,7 +298,7 @@ def _oracle(rationales: dict[str, str], pairs: Sequence[TrainPair]) -> list[str]
     return [rationales[p.key] for p in pairs]
 
 
-def _supervised_tokens(processor: Any, oracle: list[str]) -> int:
+def _supervised_tokens(processor: ProcessorMixin, oracle: list[str]) -> int:
     """Supervised LM tokens of a batch: oracle rationale + ``<emb>`` per query, ``<emb>`` per
     target (as ``build_batch`` labels them: the response is tokenized on its own)."""
     ids = processor.tokenizer(list(oracle), add_special_tokens=False)["input_ids"]
@@ -422,7 +474,9 @@ class RgeObjective(_Core):
         if self.needs_rationales():
             _oracle(self.rationales, pairs)
 
-    def _prepare(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> tuple:
+    def _prepare(
+        self, model: PreTrainedModel, processor: ProcessorMixin, pairs: Sequence[TrainPair]
+    ) -> tuple:
         plan = self._plan()
         given = pairs
         pairs = perturb_pairs(pairs, self.perturb, self.perturb_seed)  # keys (r_o) unchanged
@@ -441,7 +495,9 @@ class RgeObjective(_Core):
             }
         return _Chunk(pairs, oracle, self_ids), n_tokens, stats
 
-    def _generate(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> list:
+    def _generate(
+        self, model: PreTrainedModel, processor: ProcessorMixin, pairs: Sequence[TrainPair]
+    ) -> list:
         """Self rationales, greedy and without grad, in generation batches of ``chunk_size``."""
         gen = self.generate_fn
         if gen is None:
@@ -482,7 +538,9 @@ class LmObjective(_Core):
         """Raise (naming keys) unless every pair has an oracle rationale."""
         _oracle(self.rationales, pairs)
 
-    def _prepare(self, model: Any, processor: Any, pairs: Sequence[TrainPair]) -> tuple:
+    def _prepare(
+        self, model: PreTrainedModel, processor: ProcessorMixin, pairs: Sequence[TrainPair]
+    ) -> tuple:
         oracle = _oracle(self.rationales, pairs)
         return _Chunk(pairs, oracle), _supervised_tokens(processor, oracle), {}
 
@@ -507,6 +565,10 @@ def make_objective(name: str, params: dict[str, Any], **runtime: Any) -> Objecti
 
     Returns:
         The objective instance.
+
+    Raises:
+        ValueError: an unknown name, or a field value the objective refuses (e.g. an unknown
+            ``pair``, negative alphas).
     """
     if name not in OBJECTIVES:
         raise ValueError(f"unknown objective {name!r}; known: {sorted(OBJECTIVES)}")
