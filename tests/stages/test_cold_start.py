@@ -9,9 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from rge.backbone.tiny import build_tiny
 from rge.data.mmeb import write_train_records
 from rge.io import write_json, write_jsonl
-from rge.model.factory import build_tiny, save_pretrained
+from rge.model.factory import save_pretrained
 from rge.stages import cold_start, train_run
 from tests.unit.rge_train_helpers import rationale_rows
 from tests.unit.train_fakes import scene_pairs

@@ -255,10 +255,11 @@ def test_chain_embed_score_tables(tmp_path):
 
 def test_embed_eval_real_tiny_model(tmp_path):
     """The stage's default encoder path on a real tiny Qwen2.5-VL (random weights, ~7 s)."""
+    from rge.backbone.tiny import build_tiny
     from rge.data.mmeb import load_eval_rows
     from rge.evaluate.mmeb import evaluate_task
     from rge.model.embed import embed_direct
-    from rge.model.factory import build_tiny, save_pretrained
+    from rge.model.factory import save_pretrained
 
     pixels = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}
     model, processor = build_tiny({}, seed=0, **pixels)
@@ -400,10 +401,11 @@ def test_score_mmeb_carries_rationale_stats(tmp_path):
 
 def test_embed_eval_real_tiny_model_reasoning(tmp_path):
     """Reasoning mode through the stage's default encoder path on a real tiny model (~8 s)."""
+    from rge.backbone.tiny import build_tiny
     from rge.data.mmeb import load_eval_rows
     from rge.evaluate.mmeb import evaluate_task
     from rge.model.embed import embed_direct
-    from rge.model.factory import build_tiny, save_pretrained
+    from rge.model.factory import save_pretrained
     from rge.model.reasoning import embed_reasoning
 
     pixels = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}

@@ -10,8 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from rge.backbone.tiny import build_tiny
 from rge.data.mmeb import write_train_records
-from rge.model.factory import build_tiny, load_pretrained, save_pretrained
+from rge.model.factory import load_pretrained, save_pretrained
 from rge.stages import train_run
 from rge.train.objectives import BaselineObjective
 from rge.train.run import work_dir_for

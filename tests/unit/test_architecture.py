@@ -45,21 +45,7 @@ NEVER = (
 
 # Stage -> stage edges on main when this test was written; the `stages` branch removes them. The
 # coordinator empties this set when both branches are merged. Nothing else is allow-listed.
-KNOWN_STAGE_IMPORTS = {
-    ("rge.stages.cold_start", "rge.stages.train_run"),
-    ("rge.stages.leakage_curves", "rge.stages.train_run"),
-    ("rge.stages.score_retrieval", "rge.stages.embed_eval"),
-    ("rge.stages.embed_eval", "rge.stages.score_mmeb"),
-    ("rge.stages.figure4", "rge.stages.score_mmeb"),
-    ("rge.stages.table2", "rge.stages.score_mmeb"),
-    ("rge.stages.table7", "rge.stages.score_mmeb"),
-    ("rge.stages.table15", "rge.stages.score_mmeb"),
-    ("rge.stages._tables", "rge.stages.score_mmeb"),
-    ("rge.stages.table1", "rge.stages._tables"),
-    ("rge.stages.table3", "rge.stages._tables"),
-    ("rge.stages.table4", "rge.stages._tables"),
-    ("rge.stages.table6", "rge.stages._tables"),
-}
+KNOWN_STAGE_IMPORTS: set[tuple[str, str]] = set()
 # The one private import this branch cannot fix: both files belong to another helper right now.
 # The fix (``chat._pad`` made public, e.g. ``pad_left``) lands at merge; the coordinator then
 # empties this set.

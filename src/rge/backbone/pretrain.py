@@ -15,9 +15,10 @@ from pathlib import Path
 from rge.backbone.caption import CAPTION_PROMPT, caption_pretrain
 from rge.backbone.common import set_threads
 from rge.backbone.probe import perception_probe
+from rge.backbone.tiny import build_tiny
 from rge.backbone.warmup import vision_warmup
 from rge.data.synthetic import read_sidecar
-from rge.model.factory import build_tiny, load_pretrained, save_pretrained
+from rge.model.factory import load_pretrained, save_pretrained
 
 log = logging.getLogger(__name__)
 
