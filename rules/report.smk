@@ -7,7 +7,6 @@ rule table1:
     """Paper Table 1: leakage at small scale (q->t, (q;r_oracle)->t, (q;r_self)->t)."""
     input:
         **table_inputs("table1"),
-        paper=paper_numbers("table01_leakage_small"),
     output:
         **table_outputs("table1"),
     threads: threads_for("table1")
@@ -26,7 +25,6 @@ rule table1:
 use rule table1 as table3 with:
     input:
         **table_inputs("table3"),
-        paper=paper_numbers("table03_loss_balance"),
     output:
         **table_outputs("table3"),
     threads: threads_for("table3")
@@ -41,7 +39,6 @@ use rule table1 as table3 with:
 use rule table1 as table4 with:
     input:
         **table_inputs("table4"),
-        paper=paper_numbers("table04_contrastive_pair"),
     output:
         **table_outputs("table4"),
     threads: threads_for("table4")
@@ -56,7 +53,6 @@ use rule table1 as table4 with:
 use rule table1 as table6 with:
     input:
         **table_inputs("table6"),
-        paper=paper_numbers("table06_reasoning_at_inference"),
     output:
         **table_outputs("table6"),
     threads: threads_for("table6")
@@ -71,7 +67,6 @@ use rule table1 as table6 with:
 use rule table1 as table7 with:
     input:
         **table_inputs("table7"),
-        paper=paper_numbers("table07_flickr_coco"),
     output:
         **table_outputs("table7"),
     threads: threads_for("table7")
@@ -85,9 +80,7 @@ use rule table1 as table7 with:
 
 use rule table1 as table2 with:
     input:
-        summary=table_inputs("table2")["summary"],
-        paper=paper_numbers("table02_mmeb_main"),
-        paper_tasks=paper_numbers("table15_mmeb_per_dataset"),
+        **table_inputs("table2"),
     output:
         **table_outputs("table2"),
     threads: threads_for("table2")
@@ -101,9 +94,7 @@ use rule table1 as table2 with:
 
 use rule table1 as table15 with:
     input:
-        summary=table_inputs("table15")["summary"],
-        paper_tasks=paper_numbers("table15_mmeb_per_dataset"),
-        paper_summary=paper_numbers("table15_mmeb_summary"),
+        **table_inputs("table15"),
     output:
         **table_outputs("table15"),
     threads: threads_for("table15")
