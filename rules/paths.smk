@@ -52,7 +52,7 @@ def run_settings(wildcards):
 
 def run_init_model(wildcards):
     """The model a run starts from: the backbone, or the cold-start checkpoint."""
-    init = run_settings(wildcards).get("init", "backbone")
+    init = run_settings(wildcards)["init"]
     return out("cold_start/model" if init == "cold_start" else "pretrain_backbone/model")
 
 

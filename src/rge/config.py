@@ -94,6 +94,8 @@ def validate(config: dict, schema: dict) -> dict:
                 if "default" in sub and key not in instance:
                     instance[key] = _copy(sub["default"])
                 value = instance.get(key)
+                # YAML 1.1 (PyYAML, hence Snakemake) reads 1e-4, and the 2e-05 that
+                # `dvc exp run -S` writes, as strings: take them as the numbers they spell.
                 if isinstance(value, str) and _FLOAT.match(value.strip()):
                     number = float(value)
                     number = int(number) if number.is_integer() else number
@@ -115,22 +117,17 @@ def describe(error: Any) -> str:
     if error.validator == "additionalProperties" and error.validator_value is False:
         known = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(known))
-        hints = [_did_you_mean(k, known) for k in extra]
-        return f"{where}: unknown key {', '.join(repr(k) for k in extra)}{''.join(hints)}; known: {', '.join(known)}"
-    if error.validator == "required":
-        return f"{where}: {error.message}"
+        unknown = ", ".join(f"{k!r}{_did_you_mean(k, known)}" for k in extra)
+        return f"{where}: unknown key {unknown}; known: {', '.join(known)}"
     if error.validator == "enum":
-        options = ", ".join(map(str, error.validator_value))
-        return f"{where}: {error.instance!r} is not one of {options}{_did_you_mean(str(error.instance), list(map(str, error.validator_value)))}"
-    if (
-        error.validator == "type"
-        and isinstance(error.instance, str)
-        and "number" in str(error.validator_value)
-    ):
-        return (
-            f"{where}: {error.instance!r} is a string, not a number (YAML 1.1 reads 1e-4 as a "
-            f"string: write 1.0e-4)"
-        )
+        options = [str(v) for v in error.validator_value]
+        hint = _did_you_mean(str(error.instance), options)
+        return f"{where}: {error.instance!r} is not one of {', '.join(options)}{hint}"
+    wants_number = "number" in str(error.validator_value)
+    if error.validator == "type" and isinstance(error.instance, str) and wants_number:
+        # PyYAML (YAML 1.1) reads 1e-4 as a string; `validate` already turned every such
+        # string into its number, so this one is not a number at all.
+        return f"{where}: {error.instance!r} is a string, not a number (write e.g. 1.0e-4)"
     return f"{where}: {error.message}"
 
 
@@ -175,12 +172,12 @@ def selected(names: Sequence[str], knob: str | None, what: str) -> list[str]:
 
 def train_subsets(config: Mapping) -> list[str]:
     """The training subsets of the study (``tasks.train`` restricted by ``train_subsets=``)."""
-    return selected(config["tasks"]["train"], config.get("train_subsets"), "train_subsets")
+    return selected(config["tasks"]["train"], config["train_subsets"], "train_subsets")
 
 
 def eval_tasks(config: Mapping) -> list[str]:
     """The MMEB-eval tasks of the study (``tasks.eval`` restricted by ``eval_tasks=``)."""
-    return selected(config["tasks"]["eval"], config.get("eval_tasks"), "eval_tasks")
+    return selected(config["tasks"]["eval"], config["eval_tasks"], "eval_tasks")
 
 
 def benches(config: Mapping) -> list[str]:
@@ -217,7 +214,7 @@ def run_eval_tasks(config: Mapping, run: str) -> list[str]:
 
 def run_modes(config: Mapping, run: str) -> list[str]:
     """The embedding modes a run is evaluated in (``direct`` and/or ``reasoning``)."""
-    return list(config["runs"][run].get("eval_modes", ["direct"]))
+    return list(config["runs"][run]["eval_modes"])
 
 
 def active(config: Mapping, run: str) -> bool:
@@ -316,7 +313,7 @@ def _pixels(config: Mapping) -> dict:
 
 def _mirror(config: Mapping, repo: str) -> str:
     """DIR/<repo> of the local mirror (laid out like the hub repo), or "" for the hub."""
-    root = config.get("mmeb_mirror", "")
+    root = config["mmeb_mirror"]
     return f"{root}/{repo}" if root else ""
 
 

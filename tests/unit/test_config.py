@@ -74,7 +74,7 @@ def test_generation_block_defaults_and_the_paper_values(schema):
         ),
         ("backbone: {tiny: {haeds: 4}}", "backbone.tiny: unknown key 'haeds' (did you mean 'heads'?)"),
         ("generation: {engine: dinamic}", "generation.engine: 'dinamic' is not one of dynamic, static (did you mean 'dynamic'?)"),
-        ("train: {lr: fast}", "train.lr: 'fast' is a string, not a number (YAML 1.1 reads 1e-4"),
+        ("train: {lr: fast}", "train.lr: 'fast' is a string, not a number (write e.g. 1.0e-4)"),
         ("runs: {baseline: {objective: baseline, alpha_cn: 1}}", "runs.baseline: unknown key 'alpha_cn' (did you mean 'alpha_con'?)"),
         ("report: {table3: {rows: [{label: x, run: rge}]}}", "report.table3.rows[0]: 'mode' is a required property"),
     ],
