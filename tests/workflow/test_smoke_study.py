@@ -17,7 +17,7 @@ OUT = "data/smoke"  # the smoke study's output root (config `study: smoke`)
 def checkout(tmp_path_factory):
     """A copy of the checkout in which the smoke study ran to the end (its own Snakefile)."""
     repo = copy_checkout(tmp_path_factory.mktemp("smoke") / "rge")
-    proc = smoke(repo, "--cores", "2", timeout=900)
+    proc = smoke(repo, "--cores", "2", timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
     return repo
 
