@@ -86,6 +86,17 @@ def test_a_bad_config_is_one_line_naming_the_key(schema, text, message):
     assert "\n" not in str(err.value)
 
 
+def test_each_rationale_backend_gets_the_settings_it_cannot_start_without(schema):
+    with pytest.raises(C.ConfigError, match=r"^rationales.settings: 'min_pixels' is a required"):
+        validated(schema, "rationales: {backend: hf}")
+    with pytest.raises(C.ConfigError, match=r"^rationales.settings: 'model' is a required"):
+        validated(schema, "rationales: {backend: vllm, settings: {tensor_parallel_size: 4}}")
+    config = validated(
+        schema, "rationales: {backend: hf, settings: {min_pixels: 3136, max_pixels: 3136}}"
+    )
+    assert config["rationales"]["settings"]["max_pixels"] == 3136
+
+
 def test_yaml_1_1_float_strings_become_numbers(schema):
     config = validated(schema, "train: {lr: '1e-4', max_steps: '1e2'}\ncold_start: {lr: 2e-05}")
     assert config["train"]["lr"] == 1e-4 and isinstance(config["train"]["lr"], float)
