@@ -20,10 +20,10 @@ $(VENV)/.installed: pyproject.toml
 	DS_BUILD_OPS=0 $(BIN)/python -m pip install -q -e '.[train,dvc,dev,slurm]'
 	touch $@
 
-study: install  ## the embedded study, end to end (config/config.yaml)
+study: install  ## the embedded study, end to end (config/config.yaml -> data/embedded/)
 	snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 
-smoke: install  ## the same DAG at the smallest sizes (config/smoke.yaml)
+smoke: install  ## the same DAG at the smallest sizes (config/smoke.yaml -> data/smoke/)
 	snakemake --cores $(CORES) --workflow-profile workflow/profiles/default --configfile config/smoke.yaml
 
 paper-dry: install  ## print the whole paper DAG (no network, no GPU)

@@ -1,7 +1,8 @@
 # rge — Reasoning Guided Embeddings as a reproducible study.
 #
 # Table of contents only: every rule lives in rules/<phase>.smk and runs
-# `python -m rge.stages.<rule>`; outputs go to data/<rule>/... (one name per concept).
+# `python -m rge.stages.<rule>`; outputs go to data/<study>/<rule>/... (one name per concept;
+# <study> is the config's `study:`, so the embedded, smoke and paper studies never mix).
 #   snakemake --cores all                               # the embedded study (config/config.yaml)
 #   snakemake --cores all --configfile config/smoke.yaml
 #   snakemake -n --configfile config/paper.yaml         # the paper study's DAG (needs a cluster)
@@ -35,4 +36,4 @@ rule all:
         tables=all_tables(),
         retrieval=all_retrieval_scores(),
         figures=all_figures(),
-        report="data/report/report.html",
+        report=rules.report.output.report,

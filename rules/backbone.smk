@@ -7,19 +7,18 @@ rule pretrain_backbone:
     input:
         scenes=synthetic_scenes,
     output:
-        model=directory("data/pretrain_backbone/model"),
-        report="data/pretrain_backbone/probe.json",
-    threads: rule_threads("pretrain_backbone")
+        model=directory(out("pretrain_backbone/model")),
+        report=out("pretrain_backbone/probe.json"),
+    threads: threads_for("pretrain_backbone")
     resources:
-        **rule_resources("pretrain_backbone"),
+        **resources_for("pretrain_backbone"),
     params:
-        cfg=cfg_pretrain_backbone,
-        io=stage_io,
+        **stage_params("pretrain_backbone"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/pretrain_backbone.log",
+        log_for("pretrain_backbone"),
     benchmark:
-        "data/benchmarks/pretrain_backbone.tsv"
+        out("benchmarks/pretrain_backbone.tsv")
     shell:
-        "python -m rge.stages.pretrain_backbone --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE

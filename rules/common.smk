@@ -1,38 +1,31 @@
-# Shared helpers: config validation, task/run selection, and the stage command line.
-# Rules call the named functions below; no lambdas, no logic inside rules.
+# Shared wiring: the config (validated and resolved by rge.config), the one stage command, and
+# the params, threads and resources of each job; the output root of the study. No logic here: every
+# decision is a one-line call into rge.config (unit-tested in tests/unit/test_config.py).
 
 import json
 import os
 import re
 import shlex
+import sys
 
-from snakemake.utils import validate
-
-
-validate(config, schema="../workflow/schemas/config.schema.yaml")
-
-# Every rule's shell command is `python -m rge.stages.<rule> --cfg {params.cfg:q} {params.io}
-# --log {log:q}`: {params.io} carries the rule's named inputs/outputs (stage_io), {params.cfg}
-# the JSON config slice (tracked by Snakemake: a changed slice reruns exactly the jobs that
-# read it).
+# This checkout's rge, whatever rge the environment has installed.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+import rge.config as rge_config
 
 
-def selected(names, knob, what):
-    """Names from the registry, restricted by a command-line knob ("all" or a comma list)."""
-    names = list(names)
-    if knob in (None, "", "all"):
-        return names
-    wanted = [n.strip() for n in str(knob).split(",") if n.strip()]
-    unknown = sorted(set(wanted) - set(names))
-    if unknown:
-        raise ValueError(f"config: {what} {unknown} not in the registry; known: {names}")
-    return wanted
+try:
+    rge_config.validate(
+        config, rge_config.load_schema(os.path.join(workflow.basedir, rge_config.SCHEMA))
+    )
+    TRAIN_SUBSETS = rge_config.train_subsets(config)
+    EVAL_TASKS = rge_config.eval_tasks(config)
+except rge_config.ConfigError as err:
+    sys.exit(f"config error: {err}")  # one line, not a dump of the schema
 
-
-TRAIN_SUBSETS = selected(config["tasks"]["train"], config["train_subsets"], "train_subsets")
-EVAL_TASKS = selected(config["tasks"]["eval"], config["eval_tasks"], "eval_tasks")
-BENCHES = list(config["tasks"]["retrieval"])
+BENCHES = rge_config.benches(config)
 RUNS = list(config["runs"])
+# Everything the study writes lies under data/<study>/ (smoke never overwrites embedded).
+ROOT = rge_config.output_root(config)
 
 
 wildcard_constraints:
@@ -47,6 +40,41 @@ wildcard_constraints:
     tmode="direct|reasoning",
 
 
+# The command of every job: its stage module; its config slice (a tracked param: a changed slice
+# reruns exactly the jobs whose stage reads the change); its named inputs/outputs; its log.
+STAGE = "{params.run_with}python -m rge.stages.{params.stage} --cfg {params.cfg:q} {params.io} --log {log:q}"
+# Training stages go through the launcher (torchrun / srun when the job has several GPUs).
+LAUNCH = "python -m rge.launch -- "
+# Stages in an environment that cannot install rge's pins (vLLM, report) run from this
+# checkout's src, named relative to the working directory so a moved checkout plans nothing.
+FROM_SRC = f"PYTHONPATH={shlex.quote(os.path.relpath(os.path.join(workflow.basedir, 'src')))} "
+
+
+def out(path):
+    """``path`` under the study's output root (data/<study>/...)."""
+    return f"{ROOT}/{path}"
+
+
+def log_for(rule, name=""):
+    """A job's log file: data/<study>/logs/<rule>[/<name>].log."""
+    return out(f"logs/{rule}/{name}.log" if name else f"logs/{rule}.log")
+
+
+def repo_file(path):
+    """A file shipped with this repository, relative to the working directory."""
+    return os.path.relpath(os.path.join(workflow.basedir, path))
+
+
+def stage_params(rule, run_with=""):
+    """A rule's params: its stage module (= the rule's name), its config slice as JSON, its
+    --input/--output flags and its command prefix (``LAUNCH``, ``FROM_SRC`` or nothing)."""
+
+    def cfg(wildcards):
+        return json.dumps(rge_config.slice_for(config, rule, wildcards))
+
+    return {"stage": rule, "cfg": cfg, "io": stage_io, "run_with": run_with}
+
+
 def stage_io(wildcards, input, output):
     """`--input name=path ... --output name=path ...` for a rule's named inputs and outputs."""
     args = []
@@ -57,29 +85,18 @@ def stage_io(wildcards, input, output):
     return " ".join(args)
 
 
-def rule_threads(rule):
+def threads_for(rule):
     """CPU threads of a rule's jobs (config `resources.<rule>.threads`, default 1).
 
     Snakemake exports OMP_NUM_THREADS = threads (capped at --cores), so torch in parallel jobs
     never oversubscribes the cores (spinning OpenMP threads cost up to 30x on 2 cores).
     """
-    return config.get("resources", {}).get(rule, {}).get("threads", 1)
+    return config["resources"].get(rule, {}).get("threads", 1)
 
 
-def rule_resources(rule):
-    """A rule's scheduler resources from the config (`resources.<rule>`: gpu, mem_mb, runtime, ...)."""
-    spec = config.get("resources", {}).get(rule, {})
-    return {k: v for k, v in spec.items() if k != "threads"}
+def resources_for(rule):
+    """A rule's scheduler resources (`resources.<rule>`: gpu, mem_mb, runtime, ...)."""
+    return {k: v for k, v in config["resources"].get(rule, {}).items() if k != "threads"}
 
 
-def repo_file(path):
-    """A file shipped in this repository (e.g. the paper's numbers), whatever the working directory."""
-    return os.path.join(workflow.basedir, path)
-
-
-def as_json(obj):
-    """A config slice as JSON, in the config's own order (tables list rows in that order)."""
-    return json.dumps(obj)
-
-
-include: "slices.smk"
+include: "paths.smk"

@@ -5,19 +5,18 @@
 rule make_synthetic:
     """The synthetic benchmark, written in the exact layout of the hub repos (DESIGN §4)."""
     output:
-        out=directory("data/make_synthetic"),
-    threads: rule_threads("make_synthetic")
+        out=directory(out("make_synthetic")),
+    threads: threads_for("make_synthetic")
     resources:
-        **rule_resources("make_synthetic"),
+        **resources_for("make_synthetic"),
     params:
-        cfg=cfg_make_synthetic,
-        io=stage_io,
+        **stage_params("make_synthetic"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/make_synthetic.log",
+        log_for("make_synthetic"),
     shell:
-        "python -m rge.stages.make_synthetic --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
 rule fetch_mmeb_train:
@@ -25,19 +24,18 @@ rule fetch_mmeb_train:
     input:
         mirror=mirror_input,
     output:
-        out=directory("data/fetch_mmeb_train/{subset}"),
-    threads: rule_threads("fetch_mmeb_train")
+        out=directory(out("fetch_mmeb_train/{subset}")),
+    threads: threads_for("fetch_mmeb_train")
     resources:
-        **rule_resources("fetch_mmeb_train"),
+        **resources_for("fetch_mmeb_train"),
     params:
-        cfg=cfg_fetch_mmeb_train,
-        io=stage_io,
+        **stage_params("fetch_mmeb_train"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/fetch_mmeb_train/{subset}.log",
+        log_for("fetch_mmeb_train", "{subset}"),
     shell:
-        "python -m rge.stages.fetch_mmeb_train --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
 rule fetch_mmeb_eval:
@@ -45,19 +43,18 @@ rule fetch_mmeb_eval:
     input:
         mirror=mirror_input,
     output:
-        out=directory("data/fetch_mmeb_eval/{task}"),
-    threads: rule_threads("fetch_mmeb_eval")
+        out=directory(out("fetch_mmeb_eval/{task}")),
+    threads: threads_for("fetch_mmeb_eval")
     resources:
-        **rule_resources("fetch_mmeb_eval"),
+        **resources_for("fetch_mmeb_eval"),
     params:
-        cfg=cfg_fetch_mmeb_eval,
-        io=stage_io,
+        **stage_params("fetch_mmeb_eval"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/fetch_mmeb_eval/{task}.log",
+        log_for("fetch_mmeb_eval", "{task}"),
     shell:
-        "python -m rge.stages.fetch_mmeb_eval --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
 rule fetch_retrieval:
@@ -65,40 +62,38 @@ rule fetch_retrieval:
     input:
         mirror=mirror_input,
     output:
-        out=directory("data/fetch_retrieval/{bench}"),
-    threads: rule_threads("fetch_retrieval")
+        out=directory(out("fetch_retrieval/{bench}")),
+    threads: threads_for("fetch_retrieval")
     resources:
-        **rule_resources("fetch_retrieval"),
+        **resources_for("fetch_retrieval"),
     params:
-        cfg=cfg_fetch_retrieval,
-        io=stage_io,
+        **stage_params("fetch_retrieval"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/fetch_retrieval/{bench}.log",
+        log_for("fetch_retrieval", "{bench}"),
     shell:
-        "python -m rge.stages.fetch_retrieval --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
 rule prepare_train:
     """Validated, normalised training pairs of one subset; bad rows reported with reasons."""
     input:
-        fetched="data/fetch_mmeb_train/{subset}",
+        fetched=out("fetch_mmeb_train/{subset}"),
     output:
-        records="data/prepare_train/{subset}.jsonl",
-        report="data/prepare_train/{subset}.report.json",
-    threads: rule_threads("prepare_train")
+        records=out("prepare_train/{subset}.jsonl"),
+        report=out("prepare_train/{subset}.report.json"),
+    threads: threads_for("prepare_train")
     resources:
-        **rule_resources("prepare_train"),
+        **resources_for("prepare_train"),
     params:
-        cfg=cfg_prepare_train,
-        io=stage_io,
+        **stage_params("prepare_train"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/prepare_train/{subset}.log",
+        log_for("prepare_train", "{subset}"),
     shell:
-        "python -m rge.stages.prepare_train --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
 rule select_cold_start:
@@ -106,16 +101,15 @@ rule select_cold_start:
     input:
         records=cold_start_records,
     output:
-        selection="data/select_cold_start/selection.json",
-    threads: rule_threads("select_cold_start")
+        selection=out("select_cold_start/selection.json"),
+    threads: threads_for("select_cold_start")
     resources:
-        **rule_resources("select_cold_start"),
+        **resources_for("select_cold_start"),
     params:
-        cfg=cfg_select_cold_start,
-        io=stage_io,
+        **stage_params("select_cold_start"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/select_cold_start.log",
+        log_for("select_cold_start"),
     shell:
-        "python -m rge.stages.select_cold_start --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE

@@ -5,23 +5,22 @@
 rule leakage_curves:
     """One Figure-4 variant: q_oracle training on consistent or perturbed triplets (no weights kept)."""
     input:
-        model="data/cold_start/model",
+        model=out("cold_start/model"),
         train=diagnostics_records,
         rationales=diagnostics_rationales,
     output:
-        train_log="data/leakage_curves/{variant}/train_log.jsonl",
-        summary="data/leakage_curves/{variant}/summary.json",
-    threads: rule_threads("leakage_curves")
+        train_log=out("leakage_curves/{variant}/train_log.jsonl"),
+        summary=out("leakage_curves/{variant}/summary.json"),
+    threads: threads_for("leakage_curves")
     resources:
-        **rule_resources("leakage_curves"),
+        **resources_for("leakage_curves"),
     params:
-        cfg=cfg_leakage_curves,
-        io=stage_io,
+        **stage_params("leakage_curves"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/leakage_curves/{variant}.log",
+        log_for("leakage_curves", "{variant}"),
     benchmark:
-        "data/benchmarks/leakage_curves/{variant}.tsv"
+        out("benchmarks/leakage_curves/{variant}.tsv")
     shell:
-        "python -m rge.stages.leakage_curves --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE

@@ -4,24 +4,23 @@
 rule embed_eval:
     """One run x embedding mode: Precision@1 and per-query predictions on every MMEB task."""
     input:
-        model="data/train_run/{run}/model",
+        model=out("train_run/{run}/model"),
         data=eval_task_dirs,
     output:
-        out=directory("data/embed_eval/{run}/{mode}"),
-    threads: rule_threads("embed_eval")
+        out=directory(out("embed_eval/{run}/{mode}")),
+    threads: threads_for("embed_eval")
     resources:
-        **rule_resources("embed_eval"),
+        **resources_for("embed_eval"),
     group:
         "evaluate"
     params:
-        cfg=cfg_embed_eval,
-        io=stage_io,
+        **stage_params("embed_eval"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/embed_eval/{run}/{mode}.log",
+        log_for("embed_eval", "{run}/{mode}"),
     shell:
-        "python -m rge.stages.embed_eval --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
 rule score_mmeb:
@@ -29,42 +28,40 @@ rule score_mmeb:
     input:
         scores=task_scores,
     output:
-        summary="data/score_mmeb/{run}/{mode}.json",
-    threads: rule_threads("score_mmeb")
+        summary=out("score_mmeb/{run}/{mode}.json"),
+    threads: threads_for("score_mmeb")
     resources:
-        **rule_resources("score_mmeb"),
+        **resources_for("score_mmeb"),
     group:
         "evaluate"
     params:
-        cfg=cfg_score_mmeb,
-        io=stage_io,
+        **stage_params("score_mmeb"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/score_mmeb/{run}/{mode}.log",
+        log_for("score_mmeb", "{run}/{mode}"),
     shell:
-        "python -m rge.stages.score_mmeb --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
 rule score_retrieval:
     """One run x bench x (query mode, target mode): R@1/5/10 in both directions."""
     input:
-        model="data/train_run/{run}/model",
-        data="data/fetch_retrieval/{bench}",
+        model=out("train_run/{run}/model"),
+        data=out("fetch_retrieval/{bench}"),
     output:
-        score="data/score_retrieval/{run}/{bench}/{qmode}-{tmode}.json",
-        rationales="data/score_retrieval/{run}/{bench}/{qmode}-{tmode}.rationales.jsonl",
-    threads: rule_threads("score_retrieval")
+        score=out("score_retrieval/{run}/{bench}/{qmode}-{tmode}.json"),
+        rationales=out("score_retrieval/{run}/{bench}/{qmode}-{tmode}.rationales.jsonl"),
+    threads: threads_for("score_retrieval")
     resources:
-        **rule_resources("score_retrieval"),
+        **resources_for("score_retrieval"),
     group:
         "evaluate"
     params:
-        cfg=cfg_score_retrieval,
-        io=stage_io,
+        **stage_params("score_retrieval"),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/score_retrieval/{run}/{bench}/{qmode}-{tmode}.log",
+        log_for("score_retrieval", "{run}/{bench}/{qmode}-{tmode}"),
     shell:
-        "python -m rge.stages.score_retrieval --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE

@@ -1,5 +1,5 @@
 # Phase targets: one rule per phase whose inputs are that phase's final outputs. Each DVC
-# stage in dvc.yaml runs `snakemake <phase target>` and versions the phase's data/<rule>
+# stage in dvc.yaml runs `snakemake <phase target>` and versions the phase's data/<study>/<rule>
 # folders (Snakemake executes, DVC versions; tests/workflow/test_dvc.py keeps the two in step).
 # A phase target builds everything its DVC stage lists as an output, so that `dvc repro`
 # never finds a declared output missing: the cold-start selection and the cold start are
@@ -10,17 +10,17 @@ rule phase_data:
     """Phase 1: benchmark fetched, validated and normalised; backbone ready."""
     input:
         mirror_input(None),
-        expand("data/prepare_train/{s}.{ext}", s=TRAIN_SUBSETS, ext=("jsonl", "report.json")),
+        expand(out("prepare_train/{s}.{ext}"), s=TRAIN_SUBSETS, ext=("jsonl", "report.json")),
         rules.select_cold_start.output,
-        expand("data/fetch_mmeb_eval/{task}", task=EVAL_TASKS),
-        expand("data/fetch_retrieval/{bench}", bench=BENCHES),
+        expand(out("fetch_mmeb_eval/{task}"), task=EVAL_TASKS),
+        expand(out("fetch_retrieval/{bench}"), bench=BENCHES),
         rules.pretrain_backbone.output,
 
 
 rule phase_rationales:
     """Phase 2: oracle rationales written and checked."""
     input:
-        expand("data/check_rationales/{s}.{ext}", s=TRAIN_SUBSETS, ext=("jsonl", "report.json")),
+        expand(out("check_rationales/{s}.{ext}"), s=TRAIN_SUBSETS, ext=("jsonl", "report.json")),
 
 
 rule phase_train:
@@ -28,8 +28,8 @@ rule phase_train:
     input:
         rules.cold_start.output,
         expand(
-            "data/train_run/{run}/{name}",
-            run=[r for r in RUNS if active(r)],
+            out("train_run/{run}/{name}"),
+            run=rge_config.active_runs(config),
             name=("model", "train_log.jsonl", "summary.json"),
         ),
 
@@ -43,7 +43,7 @@ rule phase_diagnostics:
 rule phase_evaluate:
     """Phase 5: every trained run scored on MMEB in each of its modes; the retrieval scores."""
     input:
-        [f"data/score_mmeb/{r}/{m}.json" for r in RUNS if active(r) for m in run_modes(r)],
+        run_mode_scores(rge_config.active_runs(config)),
         all_retrieval_scores(),
 
 

@@ -1,185 +1,109 @@
 # Phase 6 — report: one rule per paper table, each writing md + csv + tex with the paper's
-# numbers beside ours.
-
-
-rule table2:
-    """Paper Table 2 layout: meta-task, IND/OOD and overall scores per run."""
-    input:
-        summary=table2_inputs,
-        paper=repo_file("config/paper_numbers/table02_mmeb_main.csv"),
-        paper_tasks=repo_file("config/paper_numbers/table15_mmeb_per_dataset.csv"),
-    output:
-        md="data/table2/table2_mmeb_main.md",
-        csv="data/table2/table2_mmeb_main.csv",
-        tex="data/table2/table2_mmeb_main.tex",
-    threads: rule_threads("table2")
-    resources:
-        **rule_resources("table2"),
-    params:
-        cfg=cfg_table2,
-        io=stage_io,
-        src=repo_file("src"),
-    conda:
-        "../workflow/envs/report.yaml"
-    log:
-        "data/logs/table2.log",
-    shell:
-        "PYTHONPATH={params.src:q} python -m rge.stages.table2 --cfg {params.cfg:q} {params.io} --log {log:q}"
-
-
-rule table15:
-    """Paper Table 15 layout: per-task scores per run."""
-    input:
-        summary=table15_inputs,
-        paper_tasks=repo_file("config/paper_numbers/table15_mmeb_per_dataset.csv"),
-        paper_summary=repo_file("config/paper_numbers/table15_mmeb_summary.csv"),
-    output:
-        md="data/table15/table15_mmeb_per_dataset.md",
-        csv="data/table15/table15_mmeb_per_dataset.csv",
-        tex="data/table15/table15_mmeb_per_dataset.tex",
-    threads: rule_threads("table15")
-    resources:
-        **rule_resources("table15"),
-    params:
-        cfg=cfg_table15,
-        io=stage_io,
-        src=repo_file("src"),
-    conda:
-        "../workflow/envs/report.yaml"
-    log:
-        "data/logs/table15.log",
-    shell:
-        "PYTHONPATH={params.src:q} python -m rge.stages.table15 --cfg {params.cfg:q} {params.io} --log {log:q}"
+# numbers beside ours. The row tables (1, 3, 4, 6) and Table 7 are `table1` reused: they read
+# the run scores, the runs' training summaries, the probe and the paper's CSV.
 
 
 rule table1:
     """Paper Table 1: leakage at small scale (q->t, (q;r_oracle)->t, (q;r_self)->t)."""
     input:
-        summary=table_summaries("table1"),
-        train_summary=table_train_summaries("table1"),
-        probe="data/pretrain_backbone/probe.json",
-        paper=repo_file("config/paper_numbers/table01_leakage_small.csv"),
+        **table_inputs("table1"),
     output:
-        md="data/table1/table1_leakage_small.md",
-        csv="data/table1/table1_leakage_small.csv",
-        tex="data/table1/table1_leakage_small.tex",
-    threads: rule_threads("table1")
+        **table_outputs("table1"),
+    threads: threads_for("table1")
     resources:
-        **rule_resources("table1"),
+        **resources_for("table1"),
     params:
-        cfg=cfg_table1,
-        io=stage_io,
-        src=repo_file("src"),
+        **stage_params("table1", FROM_SRC),
     conda:
         "../workflow/envs/report.yaml"
     log:
-        "data/logs/table1.log",
+        log_for("table1"),
     shell:
-        "PYTHONPATH={params.src:q} python -m rge.stages.table1 --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
-rule table3:
-    """Paper Table 3: the alpha_lm : alpha_con ablation."""
+use rule table1 as table3 with:
     input:
-        summary=table_summaries("table3"),
-        train_summary=table_train_summaries("table3"),
-        probe="data/pretrain_backbone/probe.json",
-        paper=repo_file("config/paper_numbers/table03_loss_balance.csv"),
+        **table_inputs("table3"),
     output:
-        md="data/table3/table3_loss_balance.md",
-        csv="data/table3/table3_loss_balance.csv",
-        tex="data/table3/table3_loss_balance.tex",
-    threads: rule_threads("table3")
+        **table_outputs("table3"),
+    threads: threads_for("table3")
     resources:
-        **rule_resources("table3"),
+        **resources_for("table3"),
     params:
-        cfg=cfg_table3,
-        io=stage_io,
-        src=repo_file("src"),
-    conda:
-        "../workflow/envs/report.yaml"
+        **stage_params("table3", FROM_SRC),
     log:
-        "data/logs/table3.log",
-    shell:
-        "PYTHONPATH={params.src:q} python -m rge.stages.table3 --cfg {params.cfg:q} {params.io} --log {log:q}"
+        log_for("table3"),
 
 
-rule table4:
-    """Paper Table 4: the contrastive pair ablation."""
+use rule table1 as table4 with:
     input:
-        summary=table_summaries("table4"),
-        train_summary=table_train_summaries("table4"),
-        probe="data/pretrain_backbone/probe.json",
-        paper=repo_file("config/paper_numbers/table04_contrastive_pair.csv"),
+        **table_inputs("table4"),
     output:
-        md="data/table4/table4_contrastive_pair.md",
-        csv="data/table4/table4_contrastive_pair.csv",
-        tex="data/table4/table4_contrastive_pair.tex",
-    threads: rule_threads("table4")
+        **table_outputs("table4"),
+    threads: threads_for("table4")
     resources:
-        **rule_resources("table4"),
+        **resources_for("table4"),
     params:
-        cfg=cfg_table4,
-        io=stage_io,
-        src=repo_file("src"),
-    conda:
-        "../workflow/envs/report.yaml"
+        **stage_params("table4", FROM_SRC),
     log:
-        "data/logs/table4.log",
-    shell:
-        "PYTHONPATH={params.src:q} python -m rge.stages.table4 --cfg {params.cfg:q} {params.io} --log {log:q}"
+        log_for("table4"),
 
 
-rule table6:
-    """Paper Table 6: reasoning at inference (baseline; RGE direct; RGE reasoning)."""
+use rule table1 as table6 with:
     input:
-        summary=table_summaries("table6"),
-        train_summary=table_train_summaries("table6"),
-        probe="data/pretrain_backbone/probe.json",
-        paper=repo_file("config/paper_numbers/table06_reasoning_at_inference.csv"),
+        **table_inputs("table6"),
     output:
-        md="data/table6/table6_reasoning_at_inference.md",
-        csv="data/table6/table6_reasoning_at_inference.csv",
-        tex="data/table6/table6_reasoning_at_inference.tex",
-    threads: rule_threads("table6")
+        **table_outputs("table6"),
+    threads: threads_for("table6")
     resources:
-        **rule_resources("table6"),
+        **resources_for("table6"),
     params:
-        cfg=cfg_table6,
-        io=stage_io,
-        src=repo_file("src"),
-    conda:
-        "../workflow/envs/report.yaml"
+        **stage_params("table6", FROM_SRC),
     log:
-        "data/logs/table6.log",
-    shell:
-        "PYTHONPATH={params.src:q} python -m rge.stages.table6 --cfg {params.cfg:q} {params.io} --log {log:q}"
+        log_for("table6"),
 
 
-rule table7:
-    """Paper Table 7: Flickr30K and COCO R@1/5/10, reasoning on query and/or target side."""
+use rule table1 as table7 with:
     input:
-        score=table7_scores,
-        train_summary=table_train_summaries("table7"),
-        probe="data/pretrain_backbone/probe.json",
-        paper=repo_file("config/paper_numbers/table07_flickr_coco.csv"),
+        **table_inputs("table7"),
     output:
-        md="data/table7/table7_flickr_coco.md",
-        csv="data/table7/table7_flickr_coco.csv",
-        tex="data/table7/table7_flickr_coco.tex",
-    threads: rule_threads("table7")
+        **table_outputs("table7"),
+    threads: threads_for("table7")
     resources:
-        **rule_resources("table7"),
+        **resources_for("table7"),
     params:
-        cfg=cfg_table7,
-        io=stage_io,
-        src=repo_file("src"),
-    conda:
-        "../workflow/envs/report.yaml"
+        **stage_params("table7", FROM_SRC),
     log:
-        "data/logs/table7.log",
-    shell:
-        "PYTHONPATH={params.src:q} python -m rge.stages.table7 --cfg {params.cfg:q} {params.io} --log {log:q}"
+        log_for("table7"),
+
+
+use rule table1 as table2 with:
+    input:
+        **table_inputs("table2"),
+    output:
+        **table_outputs("table2"),
+    threads: threads_for("table2")
+    resources:
+        **resources_for("table2"),
+    params:
+        **stage_params("table2", FROM_SRC),
+    log:
+        log_for("table2"),
+
+
+use rule table1 as table15 with:
+    input:
+        **table_inputs("table15"),
+    output:
+        **table_outputs("table15"),
+    threads: threads_for("table15")
+    resources:
+        **resources_for("table15"),
+    params:
+        **stage_params("table15", FROM_SRC),
+    log:
+        log_for("table15"),
 
 
 rule figure4:
@@ -188,22 +112,18 @@ rule figure4:
         train_log=leakage_files("train_log.jsonl"),
         summary=leakage_files("summary.json"),
     output:
-        png="data/figure4/figure4_leakage.png",
-        csv="data/figure4/figure4_leakage.csv",
-        md="data/figure4/figure4_leakage.md",
-    threads: rule_threads("figure4")
+        **{ext: out(f"figure4/figure4_leakage.{ext}") for ext in ("png", "csv", "md")},
+    threads: threads_for("figure4")
     resources:
-        **rule_resources("figure4"),
+        **resources_for("figure4"),
     params:
-        cfg=cfg_figure4,
-        io=stage_io,
-        src=repo_file("src"),
+        **stage_params("figure4", FROM_SRC),
     conda:
         "../workflow/envs/report.yaml"
     log:
-        "data/logs/figure4.log",
+        log_for("figure4"),
     shell:
-        "PYTHONPATH={params.src:q} python -m rge.stages.figure4 --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
 rule report:
@@ -213,21 +133,19 @@ rule report:
         figure4=report_figures,
         train_log=report_train_files("train_log.jsonl"),
         summary=report_train_files("summary.json"),
-        probe="data/pretrain_backbone/probe.json",
+        probe=out("pretrain_backbone/probe.json"),
         embed_eval=report_evaluations,
         eval_task=eval_task_dirs_all,
     output:
-        report="data/report/report.html",
-    threads: rule_threads("report")
+        report=out("report/report.html"),
+    threads: threads_for("report")
     resources:
-        **rule_resources("report"),
+        **resources_for("report"),
     params:
-        cfg=cfg_report,
-        io=stage_io,
-        src=repo_file("src"),
+        **stage_params("report", FROM_SRC),
     conda:
         "../workflow/envs/report.yaml"
     log:
-        "data/logs/report.log",
+        log_for("report"),
     shell:
-        "PYTHONPATH={params.src:q} python -m rge.stages.report --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE

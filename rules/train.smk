@@ -4,28 +4,27 @@
 rule cold_start:
     """LM-only cold start on the selected subset: teaches "rationale ... <emb>" (paper §3.3)."""
     input:
-        model="data/pretrain_backbone/model",
+        model=out("pretrain_backbone/model"),
         records=cold_start_records,
         rationales=cold_start_rationales,
-        selection="data/select_cold_start/selection.json",
+        selection=out("select_cold_start/selection.json"),
     output:
-        model=directory("data/cold_start/model"),
-        train_log="data/cold_start/train_log.jsonl",
-        summary="data/cold_start/summary.json",
-    threads: rule_threads("cold_start")
+        model=directory(out("cold_start/model")),
+        train_log=out("cold_start/train_log.jsonl"),
+        summary=out("cold_start/summary.json"),
+    threads: threads_for("cold_start")
     resources:
-        **rule_resources("cold_start"),
+        **resources_for("cold_start"),
     params:
-        cfg=cfg_cold_start,
-        io=stage_io,
+        **stage_params("cold_start", LAUNCH),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/cold_start.log",
+        log_for("cold_start"),
     benchmark:
-        "data/benchmarks/cold_start.tsv"
+        out("benchmarks/cold_start.tsv")
     shell:
-        "python -m rge.launch -- python -m rge.stages.cold_start --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE
 
 
 rule train_run:
@@ -35,20 +34,19 @@ rule train_run:
         train=train_inputs,
         rationales=run_rationales,
     output:
-        model=directory("data/train_run/{run}/model"),
-        train_log="data/train_run/{run}/train_log.jsonl",
-        summary="data/train_run/{run}/summary.json",
-    threads: rule_threads("train_run")
+        model=directory(out("train_run/{run}/model")),
+        train_log=out("train_run/{run}/train_log.jsonl"),
+        summary=out("train_run/{run}/summary.json"),
+    threads: threads_for("train_run")
     resources:
-        **rule_resources("train_run"),
+        **resources_for("train_run"),
     params:
-        cfg=cfg_train_run,
-        io=stage_io,
+        **stage_params("train_run", LAUNCH),
     conda:
         "../workflow/envs/train.yaml"
     log:
-        "data/logs/train_run/{run}.log",
+        log_for("train_run", "{run}"),
     benchmark:
-        "data/benchmarks/train_run/{run}.tsv"
+        out("benchmarks/train_run/{run}.tsv")
     shell:
-        "python -m rge.launch -- python -m rge.stages.train_run --cfg {params.cfg:q} {params.io} --log {log:q}"
+        STAGE

@@ -57,7 +57,7 @@ def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def conda_run(tmp_path_factory):
     workdir = _copy_repo(tmp_path_factory.mktemp("conda"))
-    proc = _snakemake(workdir, "data/make_synthetic", "--configfile", "config/smoke.yaml")
+    proc = _snakemake(workdir, "data/smoke/make_synthetic", "--configfile", "config/smoke.yaml")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-6000:]
     (workdir / "probe.smk").write_text(PROBE)
     probe = _snakemake(workdir, "--snakefile", "probe.smk")
@@ -89,4 +89,4 @@ def test_jobs_run_inside_the_env(conda_run):
 
 def test_the_stage_ran(conda_run):
     workdir, _ = conda_run
-    assert any((workdir / "data/make_synthetic").iterdir())
+    assert any((workdir / "data/smoke/make_synthetic").iterdir())

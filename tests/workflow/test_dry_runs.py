@@ -1,8 +1,14 @@
 """Dry runs of the three configs: the whole DAG is planned without network or GPU."""
 
-import pytest
+import re
 
+import pytest
+import yaml
+
+from rge import config as rge_config
 from tests.workflow.snakemake_run import ROOT, job_counts, snakemake
+
+CONFIGS = ["config/config.yaml", "config/smoke.yaml", "config/paper.yaml"]
 
 
 def dry(*args: str) -> dict[str, int]:
@@ -47,10 +53,53 @@ def test_default_config_is_the_embedded_study():
     assert counts["make_synthetic"] == 1
 
 
+def error_lines(proc) -> list[str]:
+    """The lines of a failed run that say what is wrong (Snakemake's own notes left out)."""
+    text = proc.stdout + proc.stderr
+    return [line for line in text.splitlines() if line and not line.startswith("Config file ")]
+
+
 def test_unknown_key_fails_before_any_job_and_names_it():
     proc = snakemake("-n", "--config", "not_a_key=1")
     assert proc.returncode != 0
-    assert "not_a_key" in proc.stdout + proc.stderr
+    assert error_lines(proc) == [error_lines(proc)[0]]  # one line, no schema dump
+    assert error_lines(proc)[0].startswith("config error: config: unknown key 'not_a_key'")
+
+
+def with_edit(tmp_path, old: str, new: str):
+    """config/smoke.yaml with one text edit, as a user would make it."""
+    text = (ROOT / "config/smoke.yaml").read_text()
+    assert old in text, old
+    path = tmp_path / "edited.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def test_typo_in_a_tiny_backbone_key_is_one_line_with_a_suggestion(tmp_path):
+    proc = snakemake("-n", "--configfile", str(with_edit(tmp_path, "    heads: 4", "    haeds: 4")))
+    assert proc.returncode != 0
+    assert len(error_lines(proc)) == 1, error_lines(proc)
+    line = error_lines(proc)[0]
+    assert "backbone.tiny: unknown key 'haeds' (did you mean 'heads'?)" in line
+
+
+def test_typo_in_a_rationale_setting_fails_before_any_job(tmp_path):
+    edited = with_edit(
+        tmp_path,
+        "  fail_on_bad: false",
+        "  fail_on_bad: false\n  settings: {tensor_paralel_size: 4}",
+    )
+    proc = snakemake("-n", "--configfile", str(edited))
+    assert proc.returncode != 0
+    assert "did you mean 'tensor_parallel_size'?" in error_lines(proc)[0]
+
+
+def test_a_yaml_1_1_float_string_is_read_as_the_number(tmp_path):
+    edited = with_edit(tmp_path, "  lr: 0.001", "  lr: 1e-3")
+    assert yaml.safe_load(edited.read_text())["train"]["lr"] == "1e-3"  # YAML 1.1: a string
+    proc = snakemake("-n", "-F", "--configfile", str(edited))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert job_counts(proc.stdout) == dry("--configfile", "config/smoke.yaml")
 
 
 def test_bad_value_fails_and_names_it(tmp_path):
@@ -62,7 +111,9 @@ def test_bad_value_fails_and_names_it(tmp_path):
     bad.write_text(text)
     proc = snakemake("-n", "--configfile", str(bad))
     assert proc.returncode != 0
-    assert "ignore" in proc.stdout + proc.stderr and "on_bad_row" in proc.stdout + proc.stderr
+    assert error_lines(proc) == [
+        "config error: benchmark.on_bad_row: 'ignore' is not one of raise, skip"
+    ]
 
 
 def test_unknown_eval_task_knob_is_named():
@@ -79,3 +130,49 @@ def test_paper_jobs_ask_for_the_resources_the_config_gives():
     assert "gres=gpu:8" in train and "nodes=4" in train and "runtime=2880" in train
     oracle = next(b for b in blocks if b.startswith("oracle_rationales:"))
     assert "gres=gpu:4" in oracle
+
+
+def dvc_rewrite(path, out):
+    """The file as `dvc exp run -S` leaves it: read and written back by DVC's own YAML code
+    (ruamel, YAML 1.2: quotes that YAML 1.2 does not need are dropped)."""
+    from dvc.utils.serialize import modify_yaml
+
+    out.write_text(path.read_text())
+    with modify_yaml(out) as data:
+        data["seed"] = data["seed"]  # any -S edit rewrites the whole file
+    return out
+
+
+def labels(configfile) -> dict:
+    config = rge_config.validate(
+        yaml.safe_load(configfile.read_text()), rge_config.load_schema(ROOT / rge_config.SCHEMA)
+    )
+    return {t: rge_config.table_rows(config, t) for t in rge_config.ROW_TABLES}
+
+
+@pytest.mark.parametrize("configfile", CONFIGS)
+def test_a_dvc_rewrite_changes_neither_jobs_nor_table_labels(configfile, tmp_path):
+    rewritten = dvc_rewrite(ROOT / configfile, tmp_path / "rewritten.yaml")
+    assert rewritten.read_text() != (ROOT / configfile).read_text()  # quotes and comments moved
+    assert labels(rewritten) == labels(ROOT / configfile)
+    assert dry("--configfile", str(rewritten)) == dry("--configfile", configfile)
+
+
+@pytest.mark.parametrize("configfile", CONFIGS)
+def test_configs_have_no_anchors_and_no_number_like_keys(configfile):
+    events = list(yaml.parse((ROOT / configfile).read_text()))
+    assert not [e for e in events if isinstance(e, yaml.AliasEvent)]
+    assert not [e for e in events if getattr(e, "anchor", None)]
+
+    def keys(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield k
+                yield from keys(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from keys(v)
+
+    number_like = re.compile(r"^[-+]?[0-9][0-9_.:eE+-]*$")
+    config = yaml.safe_load((ROOT / configfile).read_text())
+    assert not [k for k in keys(config) if not isinstance(k, str) or number_like.match(k)]

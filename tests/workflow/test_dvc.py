@@ -74,12 +74,20 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     return skip & set(names)
 
 
+def study_root(configfile: str) -> str:
+    """A study's output root, data/<study> (the config's `study:` key)."""
+    return f"data/{yaml.safe_load((ROOT / configfile).read_text())['study']}"
+
+
 def use_config(repo: Path, configfile: str, drop_outs: tuple[str, ...] = ()) -> None:
-    """The documented edit for another study: dvc.yaml's `configfile` var, minus some outputs."""
+    """The documented edit for another study: dvc.yaml's `configfile` and `root` vars, minus
+    some outputs."""
     path = repo / "dvc.yaml"
     text = path.read_text()
     text, n = re.subn(r"(?m)^(\s+- configfile: ).*$", rf"\g<1>{configfile}", text, count=1)
     assert n == 1, "dvc.yaml: no `configfile` variable under vars:"
+    text, n = re.subn(r"(?m)^(\s+root: ).*$", rf"\g<1>{study_root(configfile)}", text, count=1)
+    assert n == 1, "dvc.yaml: no `root` variable under vars:"
     for out in drop_outs:
         text, n = re.subn(rf"(?m)^\s+- {re.escape(out)}:\n\s+persist: true\n", "", text)
         assert n == 1, f"dvc.yaml: output {out} not found"
@@ -93,7 +101,8 @@ def scratch_repo(dest: Path, configfile: str = "config/config.yaml") -> Path:
         'Snakefile: add `include: "rules/phases.smk"` (the phase targets dvc.yaml runs)'
     )
     shutil.copytree(ROOT, dest, ignore=_ignore)
-    (dest / "data").mkdir(exist_ok=True)
+    (dest / study_root(configfile)).mkdir(parents=True)  # DVC makes no output's parent folder
+    shutil.copy(ROOT / "data/README.md", dest / "data/README.md")  # tracked, as in a clone
     use_config(dest, configfile)
     run(["git", "init", "-q", "-b", "main"], dest)
     run(["git", "add", "-A"], dest)
@@ -259,17 +268,20 @@ def test_dvc_outputs_match_the_snakemake_dag(repo):
 
 def test_metrics_are_stage_outputs(repo):
     spec = yaml.safe_load((repo / "dvc.yaml").read_text())
+    variables = {k: v for entry in spec["vars"] for k, v in entry.items()}
     stages = dvc_stages(repo)
-    for path in spec.get("metrics", []) + [
+    for raw in spec.get("metrics", []) + [
         p if isinstance(p, str) else next(iter(p)) for p in spec.get("plots", [])
     ]:
+        path = re.sub(r"\$\{(\w+)\}", lambda m: variables[m.group(1)], raw)
+        assert path.startswith("data/embedded/"), path
         assert owner(path, stages), f"dvc.yaml: {path} is no stage's output"
 
 
 @pytest.mark.slow
 def test_paper_branch_edit_matches_the_paper_dag(tmp_path):
     repo = scratch_repo(tmp_path / "paper", "config/paper.yaml")
-    use_config(repo, "config/paper.yaml", drop_outs=("data/make_synthetic",))
+    use_config(repo, "config/paper.yaml", drop_outs=("${root}/make_synthetic",))
     assert drift(repo, "config/paper.yaml") == []
 
 
@@ -277,25 +289,28 @@ def test_drift_is_caught(tmp_path):
     """An output no rule writes and a stage reading another's output undeclared are reported."""
     repo = scratch_repo(tmp_path / "drifted")
     text = (repo / "dvc.yaml").read_text()
-    extra = "      - data/not_a_rule:\n          persist: true\n      - data/train_run:\n"
-    text = text.replace("      - data/train_run:\n", extra, 1)
+    extra = "      - ${root}/not_a_rule:\n          persist: true\n      - ${root}/train_run:\n"
+    text = text.replace("      - ${root}/train_run:\n", extra, 1)
     text = text.replace(
-        "      - data/fetch_retrieval\n      - data/train_run\n",
-        "      - data/fetch_retrieval\n",
+        "      - ${root}/fetch_retrieval\n      - ${root}/train_run\n",
+        "      - ${root}/fetch_retrieval\n",
         1,
     )
     (repo / "dvc.yaml").write_text(text)
     problems = drift(repo, "config/config.yaml")
-    assert "stage train: output data/not_a_rule is produced by no Snakemake rule" in problems
     assert (
-        "stage evaluate: reads data/train_run/baseline/model (stage train) but has no dep on it"
-        in problems
+        "stage train: output data/embedded/not_a_rule is produced by no Snakemake rule" in problems
+    )
+    assert (
+        "stage evaluate: reads data/embedded/train_run/baseline/model (stage train) "
+        "but has no dep on it" in problems
     )
 
 
 # --- the DVC workflow on the smoke config (slow: runs the smoke study) --------------------------
 
 SMOKE = "config/smoke.yaml"
+SMOKE_ROOT = "data/smoke"
 STAGE_RAN = re.compile(r"Running stage '(\w+)'")
 JOB_WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 
@@ -360,14 +375,15 @@ def test_repro_runs_every_phase_then_nothing(study):
     assert set(lock["stages"]) == set(PHASES)
     shown = json.loads(dvc("metrics", "show", "--json", cwd=study["repo"]).stdout)
     metrics = json.dumps(shown)
-    assert "data/score_mmeb/baseline/direct.json" in metrics and "overall" in metrics
+    assert f"{SMOKE_ROOT}/score_mmeb/baseline/direct.json" in metrics and "overall" in metrics
 
 
 @pytest.mark.slow
 def test_push_then_pull_and_touch_gives_an_up_to_date_tree(study, clone):
     assert (study["root"] / "rge-dvc-remote" / "files" / "md5").is_dir()  # the default remote
     up_to_date(clone)
-    for rel in ("data/score_mmeb/rge/reasoning.json", "data/table2/table2_mmeb_main.md"):
+    for name in ("score_mmeb/rge/reasoning.json", "table2/table2_mmeb_main.md"):
+        rel = f"{SMOKE_ROOT}/{name}"
         assert (clone / rel).read_bytes() == (study["repo"] / rel).read_bytes(), rel
 
 
@@ -376,7 +392,7 @@ def test_pull_names_an_object_missing_from_the_remote(study):
     root = study["root"]
     remote = root / "broken-remote"
     shutil.copytree(root / "rge-dvc-remote", remote)
-    victim = study["repo"] / "data/table2/table2_mmeb_main.md"
+    victim = study["repo"] / SMOKE_ROOT / "table2/table2_mmeb_main.md"
     md5 = dvc_md5(victim)
     (remote / "files" / "md5" / md5[:2] / md5[2:]).unlink()
     path = root / "clone-broken"
@@ -388,10 +404,10 @@ def test_pull_names_an_object_missing_from_the_remote(study):
     # What was fetched checks out; the output holding the missing object is named, not faked.
     checkout = dvc("checkout", cwd=path, check=False)
     assert checkout.returncode != 0
-    assert "data/table2" in checkout.stdout + checkout.stderr
-    assert not (path / "data/table2/table2_mmeb_main.md").exists()
-    assert (path / "data/score_mmeb/rge/reasoning.json").exists()
-    assert "data/table2" in dvc("status", cwd=path).stdout  # the stage stays out of date
+    assert f"{SMOKE_ROOT}/table2" in checkout.stdout + checkout.stderr
+    assert not (path / SMOKE_ROOT / "table2/table2_mmeb_main.md").exists()
+    assert (path / SMOKE_ROOT / "score_mmeb/rge/reasoning.json").exists()
+    assert f"{SMOKE_ROOT}/table2" in dvc("status", cwd=path).stdout  # the stage stays out of date
 
 
 def dvc_md5(path: Path) -> str:

@@ -28,7 +28,10 @@ pytestmark = pytest.mark.slow
 
 # A small slice of the smoke study: 2 subsets, 2 eval tasks; the baseline run and its scores.
 KNOBS = ["--config", "train_subsets=SynObjects,SynColorQA", "eval_tasks=SynObjects,SynColorQA"]
-TARGETS = ["data/train_run/baseline/summary.json", "data/score_mmeb/baseline/direct.json"]
+TARGETS = [
+    "data/smoke/train_run/baseline/summary.json",
+    "data/smoke/score_mmeb/baseline/direct.json",
+]
 # Fewer steps than the smoke config (merged over it): the numbers only need to agree.
 SHORTER = {"backbone": {"pretrain": {"warmup_steps": 4, "caption_steps": 4, "probe_scenes": 4}},
            "train": {"max_steps": 3}}  # fmt: skip
@@ -163,11 +166,11 @@ def test_jobs_went_through_slurm(runs):
 def test_training_matches_the_local_run(runs):
     local, remote, _ = runs
     for name in ("summary.json",):
-        a = _json(local / "data/train_run/baseline" / name)
-        b = _json(remote / "data/train_run/baseline" / name)
+        a = _json(local / "data/smoke/train_run/baseline" / name)
+        b = _json(remote / "data/smoke/train_run/baseline" / name)
         assert a == b
     steps = [
-        [_stable(json.loads(line)) for line in (root / "data/train_run/baseline/train_log.jsonl")
+        [_stable(json.loads(line)) for line in (root / "data/smoke/train_run/baseline/train_log.jsonl")
          .read_text().splitlines()]
         for root in (local, remote)
     ]  # fmt: skip
@@ -176,9 +179,9 @@ def test_training_matches_the_local_run(runs):
 
 def test_scores_match_the_local_run(runs):
     local, remote, _ = runs
-    files = sorted((local / "data/embed_eval/baseline/direct").glob("*.json"))
+    files = sorted((local / "data/smoke/embed_eval/baseline/direct").glob("*.json"))
     assert [f.name for f in files] == ["SynColorQA.json", "SynObjects.json"]
     for f in files:
-        assert _json(f) == _json(remote / "data/embed_eval/baseline/direct" / f.name)
-    summary = "data/score_mmeb/baseline/direct.json"
+        assert _json(f) == _json(remote / "data/smoke/embed_eval/baseline/direct" / f.name)
+    summary = "data/smoke/score_mmeb/baseline/direct.json"
     assert _json(local / summary) == _json(remote / summary)

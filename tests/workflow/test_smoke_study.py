@@ -1,24 +1,38 @@
-"""The smoke config end to end: every rule runs for real, in a scratch working directory."""
+"""The smoke config end to end: every rule runs for real, in a copy of the checkout."""
 
 import csv
 import json
+import shutil
 
 import pytest
 import yaml
 
-from tests.workflow.snakemake_run import ROOT, job_counts, snakemake
+from tests.workflow.snakemake_run import ROOT, copy_checkout, job_counts, snakemake
 
 pytestmark = pytest.mark.slow
+OUT = "data/smoke"  # the smoke study's output root (config `study: smoke`)
 
 
 @pytest.fixture(scope="module")
-def smoke_dir(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("smoke")
-    proc = snakemake(
-        "--cores", "2", "--configfile", str(ROOT / "config/smoke.yaml"), cwd=workdir, timeout=900
-    )
+def checkout(tmp_path_factory):
+    """A copy of the checkout in which the smoke study ran to the end (its own Snakefile)."""
+    repo = copy_checkout(tmp_path_factory.mktemp("smoke") / "rge")
+    proc = smoke(repo, "--cores", "2", timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
-    return workdir
+    return repo
+
+
+def smoke(repo, *args, config="config/smoke.yaml", timeout=600):
+    """Snakemake in ``repo`` with the Snakefile of ``repo`` on the smoke config."""
+    return snakemake(
+        *args, "--configfile", config, cwd=repo, snakefile=repo / "Snakefile", timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_dir(checkout):
+    """Where the smoke study wrote its outputs."""
+    return checkout / OUT
 
 
 def test_every_table_is_written(smoke_dir):
@@ -26,43 +40,56 @@ def test_every_table_is_written(smoke_dir):
         for ext in ("md", "csv", "tex"):
             path = smoke_dir / "data" / f"{stem}.{ext}"
             assert path.stat().st_size > 0, path
-    md = (smoke_dir / "data/table2/table2_mmeb_main.md").read_text()
+    md = (smoke_dir / "table2/table2_mmeb_main.md").read_text()
     assert "smoke" in md  # the table names the config that produced it
-    rows = list(csv.reader((smoke_dir / "data/table2/table2_mmeb_main.csv").open()))
+    rows = list(csv.reader((smoke_dir / "table2/table2_mmeb_main.csv").open()))
     assert any("baseline" in " ".join(r) for r in rows)
 
 
 def test_scores_are_fractions_for_every_task(smoke_dir):
-    summary = json.loads((smoke_dir / "data/score_mmeb/baseline/direct.json").read_text())
+    summary = json.loads((smoke_dir / "score_mmeb/baseline/direct.json").read_text())
     assert 0.0 <= summary["overall"] <= 1.0
     config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
     assert summary["num_tasks"] == len(config["tasks"]["eval"])
     for bench in ("SynFlickr", "SynCOCO"):
         score = json.loads(
-            (smoke_dir / f"data/score_retrieval/baseline/{bench}/direct-direct.json").read_text()
+            (smoke_dir / f"score_retrieval/baseline/{bench}/direct-direct.json").read_text()
         )
         assert 0.0 <= score["t2i"]["R@1"] <= score["t2i"]["R@10"] <= 1.0
 
 
 def test_probe_report_and_training_summary(smoke_dir):
-    probe = json.loads((smoke_dir / "data/pretrain_backbone/probe.json").read_text())
+    probe = json.loads((smoke_dir / "pretrain_backbone/probe.json").read_text())
     assert "passed" in probe
-    summary = json.loads((smoke_dir / "data/train_run/baseline/summary.json").read_text())
+    summary = json.loads((smoke_dir / "train_run/baseline/summary.json").read_text())
     assert summary["steps"] > 0
 
 
-def test_second_run_has_nothing_to_do(smoke_dir):
-    proc = snakemake("-n", "--configfile", str(ROOT / "config/smoke.yaml"), cwd=smoke_dir)
+def test_second_run_has_nothing_to_do(checkout):
+    proc = smoke(checkout, "-n")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_changing_one_ablation_reruns_only_its_jobs(smoke_dir, tmp_path):
+def test_smoke_writes_only_under_its_own_root(checkout):
+    assert sorted(p.name for p in (checkout / "data").iterdir()) == ["smoke"]
+
+
+def test_a_moved_checkout_plans_nothing(checkout, tmp_path):
+    """No absolute path in any tracked param or input: the copy is up to date as it stands."""
+    moved = tmp_path / "elsewhere" / "deeper" / "rge"
+    shutil.copytree(checkout, moved, symlinks=True)
+    proc = smoke(moved, "-n")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def test_changing_one_ablation_reruns_only_its_jobs(checkout, tmp_path):
     config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
     config["runs"]["alpha_1_20"]["alpha_con"] = 50
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(config, sort_keys=False))  # a user edits one value in place
-    proc = snakemake("-n", "--configfile", str(changed), cwd=smoke_dir)
+    proc = smoke(checkout, "-n", config=str(changed))
     assert proc.returncode == 0, proc.stderr
     jobs = job_counts(proc.stdout)
     assert jobs.pop("train_run") == 1 and "wildcards: run=alpha_1_20" in proc.stdout

@@ -1,0 +1,757 @@
+"""The study's configuration: validation, run resolution, table rows, per-rule slices, views.
+
+One config file (``config/config.yaml``, ``config/smoke.yaml``, ``config/paper.yaml``) drives
+the whole study. This module is its one reader:
+
+- ``validate`` checks it against ``workflow/schemas/config.schema.yaml`` and fills the schema's
+  defaults in place (the schema is the one source of defaults and descriptions); a bad config
+  raises ``ConfigError`` with ONE line: the key path, what is wrong, and "did you mean" for a
+  misspelt key.
+- Run resolution: a run of the registry (``runs:``) is its entry over the ``train:`` defaults,
+  restricted by the command-line knobs ``train_subsets=`` / ``eval_tasks=``.
+- ``slice_for(config, rule, wildcards)``: the JSON-able dict a rule's stage receives. It holds
+  exactly the keys that stage reads, so Snakemake's params tracking reruns only the jobs whose
+  settings changed (e.g. the LM-only cold start does not carry ``train.alpha_con``).
+- One frozen view per stage family (``TrainingView``, ``EvaluationView``, ``BackboneView``,
+  ``RationalesView``, ``DiagnosticsView``, ``ReportView``), built from a slice.
+
+Pure functions and dataclasses: no I/O at import; ``load_yaml``/``load_schema`` read files when
+called; ``jsonschema`` is imported when validating.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+SCHEMA = Path("workflow/schemas/config.schema.yaml")  # relative to the repository root
+TABLES = {
+    "table1": "table1_leakage_small",
+    "table2": "table2_mmeb_main",
+    "table3": "table3_loss_balance",
+    "table4": "table4_contrastive_pair",
+    "table6": "table6_reasoning_at_inference",
+    "table7": "table7_flickr_coco",
+    "table15": "table15_mmeb_per_dataset",
+}
+ROW_TABLES = ("table1", "table3", "table4", "table6")
+MODES = ("direct", "reasoning")
+# A YAML 1.1 float (PyYAML, hence Snakemake, reads `1e-4` and DVC's `2e-05` as strings).
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+class ConfigError(ValueError):
+    """A config that does not fit the schema or the registry; the message is one line."""
+
+
+# --- loading and validation -------------------------------------------------------------------
+
+
+def load_yaml(path: str | Path) -> dict:
+    """A YAML file read as Snakemake reads it (PyYAML, YAML 1.1)."""
+    import yaml
+
+    with open(path) as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def load_schema(path: str | Path = SCHEMA) -> dict:
+    """The config schema (JSON Schema 2020-12 written in YAML)."""
+    return load_yaml(path)
+
+
+def load(path: str | Path, schema_path: str | Path = SCHEMA) -> dict:
+    """A config file, validated and with the schema's defaults filled in."""
+    return validate(load_yaml(path), load_schema(schema_path))
+
+
+def validate(config: dict, schema: dict) -> dict:
+    """Check ``config`` against ``schema``; fill defaults and YAML 1.1 numbers in place.
+
+    Defaults are set wherever the validator meets a ``properties`` keyword (also inside registry
+    entries and ``$ref``s), as ``snakemake.utils.validate`` does. A string that YAML 1.1 left
+    unparsed (``1e-4``) where the schema wants a number becomes that number.
+
+    Returns:
+        ``config`` itself.
+    Raises:
+        ConfigError: one line naming the first wrong key, e.g.
+            ``rationales.settings: unknown key 'tensor_paralel_size' (did you mean
+            'tensor_parallel_size'?)``.
+    """
+    from jsonschema import Draft202012Validator, validators
+
+    base = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, subschema):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = _copy(sub["default"])
+                value = instance.get(key)
+                # YAML 1.1 (PyYAML, hence Snakemake) reads 1e-4, and the 2e-05 that
+                # `dvc exp run -S` writes, as strings: take them as the numbers they spell.
+                if isinstance(value, str) and _FLOAT.match(value.strip()):
+                    number = float(value)
+                    number = int(number) if number.is_integer() else number
+                    check = validator.evolve(schema=sub)
+                    if check.is_valid(number) and not check.is_valid(value):
+                        instance[key] = number
+        yield from base(validator, props, instance, subschema)
+
+    cls = validators.extend(Draft202012Validator, {"properties": properties})
+    errors = sorted(cls(schema).iter_errors(config), key=lambda e: [str(p) for p in e.path])
+    if errors:
+        raise ConfigError(describe(errors[0]))
+    return config
+
+
+def describe(error: Any) -> str:
+    """One line for a ``jsonschema.ValidationError``: key path, what is wrong, a suggestion."""
+    where = _dotted(error.absolute_path) or "config"
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        unknown = ", ".join(f"{k!r}{_did_you_mean(k, known)}" for k in extra)
+        return f"{where}: unknown key {unknown}; known: {', '.join(known)}"
+    if error.validator == "enum":
+        options = [str(v) for v in error.validator_value]
+        hint = _did_you_mean(str(error.instance), options)
+        return f"{where}: {error.instance!r} is not one of {', '.join(options)}{hint}"
+    wants_number = "number" in str(error.validator_value)
+    if error.validator == "type" and isinstance(error.instance, str) and wants_number:
+        # PyYAML (YAML 1.1) reads 1e-4 as a string; `validate` already turned every such
+        # string into its number, so this one is not a number at all.
+        return f"{where}: {error.instance!r} is a string, not a number (write e.g. 1.0e-4)"
+    return f"{where}: {error.message}"
+
+
+def _did_you_mean(word: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _dotted(path: Sequence[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+# --- the registries and run resolution ----------------------------------------------------------
+
+
+def selected(names: Sequence[str], knob: str | None, what: str) -> list[str]:
+    """Names from a registry restricted by a command-line knob ("all" or a comma list).
+
+    Raises:
+        ConfigError: a wanted name is not in the registry (naming the knob).
+    """
+    names = list(names)
+    if knob in (None, "", "all"):
+        return names
+    wanted = [n.strip() for n in str(knob).split(",") if n.strip()]
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        raise ConfigError(f"{what}: {unknown} not in the registry; known: {names}")
+    return wanted
+
+
+def train_subsets(config: Mapping) -> list[str]:
+    """The training subsets of the study (``tasks.train`` restricted by ``train_subsets=``)."""
+    return selected(config["tasks"]["train"], config["train_subsets"], "train_subsets")
+
+
+def eval_tasks(config: Mapping) -> list[str]:
+    """The MMEB-eval tasks of the study (``tasks.eval`` restricted by ``eval_tasks=``)."""
+    return selected(config["tasks"]["eval"], config["eval_tasks"], "eval_tasks")
+
+
+def benches(config: Mapping) -> list[str]:
+    """The Flickr30K/COCO-style retrieval sets."""
+    return list(config["tasks"]["retrieval"])
+
+
+def output_root(config: Mapping) -> str:
+    """Where a study writes everything it makes: ``data/<study>`` (relative to the workdir)."""
+    return f"data/{config['study']}"
+
+
+def run_config(config: Mapping, run: str) -> dict:
+    """A run's training settings: its registry entry over ``train:``, on the study's subsets.
+
+    ``eval_modes``/``eval_tasks`` are evaluation keys and stay out; ``subsets`` is the entry's
+    subsets (default all) that the ``train_subsets=`` restriction leaves.
+    """
+    entry = config["runs"][run]
+    merged = {
+        **config["train"],
+        **{k: v for k, v in entry.items() if k not in ("eval_modes", "eval_tasks")},
+    }
+    study = train_subsets(config)
+    merged["subsets"] = [s for s in entry.get("subsets", study) if s in study]
+    return merged
+
+
+def run_eval_tasks(config: Mapping, run: str) -> list[str]:
+    """A run's eval tasks: its registry ``eval_tasks`` (e.g. Table 1's four), else all."""
+    wanted = config["runs"][run].get("eval_tasks")
+    return [t for t in eval_tasks(config) if wanted is None or t in wanted]
+
+
+def run_modes(config: Mapping, run: str) -> list[str]:
+    """The embedding modes a run is evaluated in (``direct`` and/or ``reasoning``)."""
+    return list(config["runs"][run]["eval_modes"])
+
+
+def active(config: Mapping, run: str) -> bool:
+    """Whether the (possibly restricted) study trains and evaluates ``run``.
+
+    A table row naming a run the registry lacks (the smoke config's short registry) or a run
+    left without subsets or tasks by a restriction is not active.
+    """
+    if run not in config["runs"]:
+        return False
+    return bool(run_config(config, run)["subsets"]) and bool(run_eval_tasks(config, run))
+
+
+def active_runs(config: Mapping) -> list[str]:
+    """Every active run of the registry, in registry order."""
+    return [r for r in config["runs"] if active(config, r)]
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def table_rows(config: Mapping, table: str) -> dict[str, tuple[str, str]]:
+    """``{label: (run, mode)}`` of a row table (Tables 1, 3, 4, 6), active runs only.
+
+    A row's ``label`` may name settings of its run's resolved config, e.g. Table 3's
+    ``"{alpha_lm:g}:{alpha_con:g}"`` reads "1:10" for a run with alpha_lm 1 and alpha_con 10 (a
+    label like ``1:10`` written in the config would not survive a ``dvc exp run -S`` rewrite:
+    YAML 1.1 reads it as the base-60 integer 70).
+
+    Raises:
+        ConfigError: a label names a setting the run does not have.
+    """
+    rows = {}
+    for i, row in enumerate(config["report"][table]["rows"]):
+        if not active(config, row["run"]):
+            continue
+        settings = run_config(config, row["run"])
+        try:
+            label = str(row["label"]).format_map(settings)
+        except (KeyError, ValueError, IndexError, AttributeError) as err:
+            raise ConfigError(f"report.{table}.rows[{i}].label: {row['label']!r}: {err}") from err
+        rows[label] = (row["run"], row["mode"])
+    return rows
+
+
+def table_runs(config: Mapping, table: str) -> list[str]:
+    """The active runs a table shows: those of its rows, Table 7's two runs, or its ``runs``."""
+    spec = config["report"][table]
+    if "rows" in spec:
+        names = [row["run"] for row in spec["rows"]]
+    elif table == "table7":
+        names = [spec["baseline_run"], spec["rge_run"]]
+    else:
+        names = spec["runs"]
+    return [r for r in dict.fromkeys(names) if active(config, r)]
+
+
+def reported_tables(config: Mapping) -> list[str]:
+    """The paper tables the config asks for and has runs for, in the paper's order."""
+    return [t for t in TABLES if t in config["report"] and table_runs(config, t)]
+
+
+def reported_runs(config: Mapping) -> list[str]:
+    """Every run some reported table shows, sorted."""
+    return sorted({r for t in reported_tables(config) for r in table_runs(config, t)})
+
+
+def diagnostics_subsets(config: Mapping) -> list[str]:
+    """The training subsets of Figure 4's runs that the study has."""
+    study = train_subsets(config)
+    return [s for s in config["diagnostics"]["subsets"] if s in study]
+
+
+def diagnostics_variants(config: Mapping) -> list[str]:
+    """Figure 4's variants (none when the config has no ``diagnostics``)."""
+    return list(config.get("diagnostics", {}).get("variants", []))
+
+
+# --- per-rule slices: exactly what each stage reads ---------------------------------------------
+
+# Training keys every loop reads (rge.train.loop.LoopSettings, model loading, DeepSpeed).
+LOOP_KEYS = (
+    "batch_size", "lr", "weight_decay", "warmup_steps", "max_steps", "epochs", "grad_clip",
+    "checkpoint_every", "schedule", "min_lr_ratio", "chunk_size", "deepspeed",
+)  # fmt: skip
+# The objective's own keys (rge.train.objectives: the dataclass fields each objective declares).
+OBJECTIVE_KEYS = {
+    "baseline": ("temperature", "use_negatives"),
+    "rge": ("pair", "alpha_lm", "alpha_con", "temperature", "max_new_tokens", "use_negatives"),
+}
+
+
+def _pixels(config: Mapping) -> dict:
+    return {k: config["backbone"][k] for k in ("min_pixels", "max_pixels")}
+
+
+def _mirror(config: Mapping, repo: str) -> str:
+    """DIR/<repo> of the local mirror (laid out like the hub repo), or "" for the hub."""
+    root = config["mmeb_mirror"]
+    return f"{root}/{repo}" if root else ""
+
+
+def _eval_task_specs(config: Mapping, run: str) -> dict:
+    return {t: config["tasks"]["eval"][t] for t in run_eval_tasks(config, run)}
+
+
+def _make_synthetic(config, wc):
+    return {"seed": config["seed"], **config["benchmark"].get("synthetic", {})}
+
+
+def _fetch_mmeb_train(config, wc):
+    bench = config["benchmark"]
+    return {
+        "repo_id": bench["train_repo"], "revision": bench["train_revision"],
+        "split": bench["train_split"], "mirror": _mirror(config, "MMEB-train"),
+        "subset": wc["subset"],
+    }  # fmt: skip
+
+
+def _fetch_mmeb_eval(config, wc):
+    bench = config["benchmark"]
+    return {
+        "repo_id": bench["eval_repo"], "revision": bench["eval_revision"],
+        "mirror": _mirror(config, "MMEB-eval"), "task": wc["task"],
+        "prompt_protocol": config["evaluate"]["prompt_protocol"],
+    }  # fmt: skip
+
+
+def _fetch_retrieval(config, wc):
+    entry = config["tasks"]["retrieval"][wc["bench"]]
+    return {
+        "repo_id": entry["repo"], "revision": entry["revision"],
+        "captions_per_image": entry["max_captions"],
+        "mirror": _mirror(config, f"retrieval/{wc['bench']}"), "bench": wc["bench"],
+    }  # fmt: skip
+
+
+def _prepare_train(config, wc):
+    bench = config["benchmark"]
+    return {
+        "subset": wc["subset"], "split": bench["train_split"], "on_bad_row": bench["on_bad_row"],
+        "max_rows": bench["max_rows_per_subset"],
+        "prompt_protocol": config["evaluate"]["prompt_protocol"],
+    }  # fmt: skip
+
+
+def _select_cold_start(config, wc):
+    return {"seed": config["seed"], "size": config["cold_start"]["size"]}
+
+
+def _pretrain_backbone(config, wc):
+    return {"seed": config["seed"], **config["backbone"], "generation": config["generation"]}
+
+
+def _oracle_rationales(config, wc):
+    r = config["rationales"]
+    return {
+        "subset": wc["subset"], "shard": int(wc["shard"]), "num_shards": r["num_shards"],
+        "backend": r["backend"], "seed": config["seed"], "batch_size": r["batch_size"],
+        "settings": r["settings"],
+    }  # fmt: skip
+
+
+def _check_rationales(config, wc):
+    return {"subset": wc["subset"], "fail_on_bad": config["rationales"]["fail_on_bad"]}
+
+
+def _cold_start(config, wc):
+    """The LM-only cold start: loop keys of ``train:`` under the ``cold_start`` overrides."""
+    train = {k: config["train"][k] for k in LOOP_KEYS if k in config["train"]}
+    overrides = {k: v for k, v in config["cold_start"].items() if k != "size"}
+    return {
+        "seed": config["seed"], **_pixels(config), **train, **overrides,
+        "generation": config["generation"],
+    }  # fmt: skip
+
+
+def _train_run(config, wc):
+    """One registry run: loop keys, its objective's keys, wiring recorded in the summary."""
+    run = run_config(config, wc["run"])
+    keys = (*LOOP_KEYS, *OBJECTIVE_KEYS[run["objective"]], "objective", "init", "subsets")
+    return {
+        "run": wc["run"], "seed": config["seed"], **_pixels(config),
+        **{k: run[k] for k in run if k in keys}, "generation": config["generation"],
+    }  # fmt: skip
+
+
+def _leakage_curves(config, wc):
+    d = config["diagnostics"]
+    base = {k: config["train"][k] for k in ("lr", "alpha_lm", "alpha_con", "temperature")}
+    own = {k: v for k, v in d.items() if k not in ("variants", "subsets")}
+    return {
+        "variant": wc["variant"], "seed": config["seed"], **_pixels(config), **base, **own,
+        "generation": config["generation"],
+    }  # fmt: skip
+
+
+def _embed_eval(config, wc):
+    e = config["evaluate"]
+    return {
+        "run": wc["run"], "mode": wc["mode"], "tasks": _eval_task_specs(config, wc["run"]),
+        "batch_size": e["batch_size"], "max_new_tokens": e["max_new_tokens"],
+        "cache_dir": e["cache_dir"] or None, **_pixels(config),
+        "prompt_protocol": e["prompt_protocol"], "generation": config["generation"],
+    }  # fmt: skip
+
+
+def _score_mmeb(config, wc):
+    return {"run": wc["run"], "mode": wc["mode"], "tasks": _eval_task_specs(config, wc["run"])}
+
+
+def _score_retrieval(config, wc):
+    e = config["evaluate"]
+    return {
+        "run": wc["run"], "bench": wc["bench"], "query_mode": wc["qmode"],
+        "target_mode": wc["tmode"], "batch_size": e["batch_size"],
+        "max_new_tokens": e["max_new_tokens"], **_pixels(config),
+        "prompt_protocol": e["prompt_protocol"], "generation": config["generation"],
+    }  # fmt: skip
+
+
+def _row_table(table):
+    def build(config, wc):
+        spec = config["report"][table]
+        cfg = {"study": config["study"], "rows": table_rows(config, table)}
+        if "columns" in spec:
+            study = eval_tasks(config)
+            cfg["columns"] = {k: v for k, v in spec["columns"].items() if k in study}
+        return cfg
+
+    return build
+
+
+def _table2(config, wc):
+    return {"study": config["study"], "pairs": config["report"]["table2"]["pairs"]}
+
+
+def _table7(config, wc):
+    return {"study": config["study"], **config["report"]["table7"]}
+
+
+def _table15(config, wc):
+    columns = config["report"]["table15"].get("paper_columns")
+    return {"study": config["study"], **({"paper_columns": columns} if columns else {})}
+
+
+def _figure4(config, wc):
+    return {"study": config["study"]}
+
+
+def _report(config, wc):
+    study = eval_tasks(config)
+    return {
+        "study": config["study"], "runs": config["runs"],
+        "tasks": {t: config["tasks"]["eval"][t] for t in study},
+        "baseline_run": "baseline", "rge_run": "rge",
+    }  # fmt: skip
+
+
+SLICES = {
+    "make_synthetic": _make_synthetic,
+    "fetch_mmeb_train": _fetch_mmeb_train,
+    "fetch_mmeb_eval": _fetch_mmeb_eval,
+    "fetch_retrieval": _fetch_retrieval,
+    "prepare_train": _prepare_train,
+    "select_cold_start": _select_cold_start,
+    "pretrain_backbone": _pretrain_backbone,
+    "oracle_rationales": _oracle_rationales,
+    "check_rationales": _check_rationales,
+    "cold_start": _cold_start,
+    "train_run": _train_run,
+    "leakage_curves": _leakage_curves,
+    "embed_eval": _embed_eval,
+    "score_mmeb": _score_mmeb,
+    "score_retrieval": _score_retrieval,
+    **{t: _row_table(t) for t in ROW_TABLES},
+    "table2": _table2,
+    "table7": _table7,
+    "table15": _table15,
+    "figure4": _figure4,
+    "report": _report,
+}
+
+
+def slice_for(config: Mapping, rule: str, wildcards: Mapping | Any = ()) -> dict:
+    """The config slice rule ``rule``'s stage receives as ``--cfg`` (JSON-able).
+
+    Args:
+        config: a validated config (``validate``: defaults filled in).
+        rule: a rule name (= ``rge.stages`` module name).
+        wildcards: the job's wildcards (a Snakemake ``Wildcards`` or a plain mapping).
+    Raises:
+        KeyError: ``rule`` has no slice.
+    """
+    if rule not in SLICES:
+        raise KeyError(f"no config slice for rule {rule!r}; known: {sorted(SLICES)}")
+    wc = dict(wildcards.items()) if hasattr(wildcards, "items") else dict(wildcards)
+    return SLICES[rule](config, wc)
+
+
+# --- typed views of a slice, one per stage family -------------------------------------------------
+
+
+def _freeze(value: Any) -> Any:
+    """Lists become tuples and dicts read-only mappings, recursively (views are immutable)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+class _View:
+    """``from_slice``: the dataclass's fields taken from a slice; other slice keys ignored."""
+
+    @classmethod
+    def from_slice(cls, cfg: Mapping) -> Any:
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        missing = [
+            f.name
+            for f in fields
+            if f.name not in cfg
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise ConfigError(f"{cls.__name__}: slice lacks key(s) {missing}; has {sorted(cfg)}")
+        values = {f.name: _freeze(cfg[f.name]) for f in fields if f.name in cfg}
+        if "generation" in values and values["generation"] is not None:
+            values["generation"] = GenerationView.from_slice(values["generation"])
+        return cls(**values)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationView(_View):
+    """How rationales are generated before ``<emb>`` (config ``generation:``)."""
+
+    engine: str  # dynamic | static
+    decoding: str  # greedy | checkpoint (the checkpoint's own generation_config)
+    cap: str  # force_emb | last_token: what stands in for <emb> when the budget runs out
+    sync_every: int  # decode steps between host syncs
+    compile: bool
+    length_buckets: int
+    dtype: str
+    attn_implementation: str
+    allow_sampling: bool
+
+    def __post_init__(self) -> None:
+        _check(self.sync_every >= 1, f"generation.sync_every: {self.sync_every} < 1")
+        _check(self.length_buckets >= 1, f"generation.length_buckets: {self.length_buckets} < 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingView(_View):
+    """A training job (``train_run``, ``cold_start``): loop, objective and model settings."""
+
+    # schema-defaulted keys (always in a slice of a validated config): no default here
+    seed: int
+    min_pixels: int
+    max_pixels: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup_steps: int
+    epochs: float
+    grad_clip: float
+    checkpoint_every: int
+    schedule: str
+    min_lr_ratio: float
+    chunk_size: int
+    deepspeed: str | None
+    max_steps: int | None = None  # the schema has no default: None = ``epochs`` passes
+    run: str | None = None  # None: the cold start
+    objective: str = "lm"  # the cold start trains the LM loss only
+    init: str | None = None  # None: the cold start (it starts from the backbone)
+    subsets: tuple[str, ...] = ()
+    # objective keys: None where the objective does not read them
+    pair: str | None = None
+    alpha_lm: float | None = None
+    alpha_con: float | None = None
+    temperature: float | None = None
+    max_new_tokens: int | None = None
+    use_negatives: bool | None = None
+    generation: GenerationView | None = None
+
+    def __post_init__(self) -> None:
+        _check(
+            self.min_pixels <= self.max_pixels,
+            f"min_pixels {self.min_pixels} > max_pixels {self.max_pixels}",
+        )
+        if self.objective == "rge":
+            _check(
+                self.alpha_lm is not None and self.alpha_con is not None,
+                "rge run without alpha_lm/alpha_con",
+            )
+            _check(self.alpha_lm + self.alpha_con > 0, f"run {self.run}: alpha_lm + alpha_con is 0")
+
+    @property
+    def loss_weights(self) -> tuple[float, float]:
+        """(α_lm, α_con) normalised to sum to 1 (paper §3.3 eq. 10); (0, 1) for baseline, (1, 0) for lm."""
+        if self.objective == "baseline":
+            return (0.0, 1.0)
+        if self.objective == "lm":
+            return (1.0, 0.0)
+        total = self.alpha_lm + self.alpha_con
+        return (self.alpha_lm / total, self.alpha_con / total)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationView(_View):
+    """An evaluation job (``embed_eval``, ``score_retrieval``): one run, its modes, the encoder.
+
+    ``mode`` is the embedding mode of both sides for MMEB; Flickr/COCO slices give
+    ``query_mode``/``target_mode`` instead.
+    """
+
+    run: str
+    batch_size: int
+    max_new_tokens: int
+    min_pixels: int
+    max_pixels: int
+    prompt_protocol: str
+    mode: str | None = None
+    query_mode: str | None = None
+    target_mode: str | None = None
+    bench: str | None = None
+    tasks: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    cache_dir: str | None = None  # None: embeddings cached in memory only
+    generation: GenerationView | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("mode", "query_mode", "target_mode"):
+            value = getattr(self, name)
+            _check(value is None or value in MODES, f"{name}: {value!r} is not one of {MODES}")
+        _check(self.batch_size >= 1, f"batch_size {self.batch_size} < 1")
+
+    @property
+    def reasoning(self) -> bool:
+        """Whether any side writes a rationale before ``<emb>``."""
+        return "reasoning" in (self.mode, self.query_mode, self.target_mode)
+
+    def tasks_of(self, meta_task: str) -> tuple[str, ...]:
+        """The run's tasks of one meta-task (classification, vqa, retrieval, grounding)."""
+        return tuple(t for t, spec in self.tasks.items() if spec["meta_task"] == meta_task)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneView(_View):
+    """The backbone job (``pretrain_backbone``): which model, its resolution, the tiny recipe."""
+
+    seed: int
+    source: str  # tiny | hub
+    name: str
+    revision: str
+    dtype: str
+    min_pixels: int
+    max_pixels: int
+    tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    pretrain: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    generation: GenerationView | None = None
+
+    def __post_init__(self) -> None:
+        _check(
+            self.min_pixels <= self.max_pixels,
+            f"backbone: min_pixels {self.min_pixels} > max_pixels {self.max_pixels}",
+        )
+
+    @property
+    def image_tokens(self) -> tuple[int, int]:
+        """(fewest, most) visual tokens per image: pixels / (28·28) (a 2×2 merge of 14-px patches)."""
+        return (self.min_pixels // 784, self.max_pixels // 784)
+
+
+@dataclasses.dataclass(frozen=True)
+class RationalesView(_View):
+    """An oracle-rationale job (``oracle_rationales``): one shard of one subset."""
+
+    subset: str
+    shard: int
+    num_shards: int
+    backend: str  # scene | hf | vllm
+    seed: int
+    batch_size: int
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check(
+            0 <= self.shard < self.num_shards, f"shard {self.shard} not in [0, {self.num_shards})"
+        )
+
+    def owns(self, row: int) -> bool:
+        """Whether row ``row`` of the subset is this shard's (row i goes to shard i mod n)."""
+        return row % self.num_shards == self.shard
+
+
+@dataclasses.dataclass(frozen=True)
+class DiagnosticsView(_View):
+    """A Figure 4 job (``leakage_curves``): q_oracle training on one triplet variant."""
+
+    variant: str  # consistent | wrong_target | wrong_query
+    seed: int
+    steps: int
+    min_pixels: int
+    max_pixels: int
+    lr: float
+    alpha_lm: float
+    alpha_con: float
+    temperature: float
+    batch_size: int | None = None  # None: the stage's training default
+    chunk_size: int | None = None
+    generation: GenerationView | None = None
+
+    def __post_init__(self) -> None:
+        variants = ("consistent", "wrong_target", "wrong_query")
+        _check(self.variant in variants, f"variant {self.variant!r} is not one of {variants}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportView(_View):
+    """A table, figure or report job: the study label and what the table shows."""
+
+    study: str
+    rows: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    pairs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    paper_columns: tuple[str, ...] | None = None  # None: every paper model
+    baseline_run: str | None = None
+    rge_run: str | None = None
+    benches: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def runs(self) -> tuple[str, ...]:
+        """The runs of the rows (each once, in row order), else Table 7's two runs."""
+        if self.rows:
+            return tuple(dict.fromkeys(run for run, _ in self.rows.values()))
+        return tuple(r for r in (self.baseline_run, self.rge_run) if r)

@@ -1,0 +1,360 @@
+"""rge.config: validation, run resolution, table rows, per-rule slices and the typed views."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rge import config as C
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return C.load_schema(ROOT / C.SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def embedded(schema) -> dict:
+    return C.validate(C.load_yaml(ROOT / "config/config.yaml"), schema)
+
+
+def validated(schema, text: str, base: str = "config/smoke.yaml") -> dict:
+    """The smoke config with ``text`` (YAML) merged over it one level deep, validated."""
+    config = C.load_yaml(ROOT / base)
+    for key, value in yaml.safe_load(text).items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    return C.validate(config, schema)
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def test_schema_defaults_are_filled_everywhere(embedded):
+    assert embedded["evaluate"]["prompt_protocol"] == "mmeb"
+    assert embedded["benchmark"]["max_rows_per_subset"] == -1
+    assert embedded["runs"]["baseline"]["pair"] == "q"  # inside registry entries too
+    assert embedded["tasks"]["retrieval"]["SynFlickr"]["max_captions"] == 5
+    assert embedded["rationales"]["settings"] == {}
+    assert embedded["report"]["table2"]["pairs"] == {}
+
+
+def test_generation_block_defaults_and_the_paper_values(schema):
+    smoke = C.load(ROOT / "config/smoke.yaml", ROOT / C.SCHEMA)["generation"]
+    assert smoke == {
+        "engine": "dynamic", "decoding": "greedy", "cap": "force_emb", "sync_every": 8,
+        "compile": False, "length_buckets": 4, "dtype": "float32",
+        "attn_implementation": "sdpa", "allow_sampling": False,
+    }  # fmt: skip
+    paper = C.load(ROOT / "config/paper.yaml", ROOT / C.SCHEMA)["generation"]
+    assert (paper["decoding"], paper["cap"], paper["dtype"], paper["attn_implementation"]) == (
+        "checkpoint", "last_token", "bfloat16", "flash_attention_2",
+    )  # fmt: skip
+    config = C.load_yaml(ROOT / "config/smoke.yaml")
+    del config["generation"]
+    assert C.validate(config, schema)["generation"] == smoke  # an absent block: all defaults
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "rationales: {settings: {tensor_paralel_size: 4}}",
+            "rationales.settings: unknown key 'tensor_paralel_size' (did you mean "
+            "'tensor_parallel_size'?); known: ",
+        ),
+        ("backbone: {tiny: {haeds: 4}}", "backbone.tiny: unknown key 'haeds' (did you mean 'heads'?)"),
+        ("generation: {engine: dinamic}", "generation.engine: 'dinamic' is not one of dynamic, static (did you mean 'dynamic'?)"),
+        ("train: {lr: fast}", "train.lr: 'fast' is a string, not a number (write e.g. 1.0e-4)"),
+        ("runs: {baseline: {objective: baseline, alpha_cn: 1}}", "runs.baseline: unknown key 'alpha_cn' (did you mean 'alpha_con'?)"),
+        ("report: {table3: {rows: [{label: x, run: rge}]}}", "report.table3.rows[0]: 'mode' is a required property"),
+    ],
+)  # fmt: skip
+def test_a_bad_config_is_one_line_naming_the_key(schema, text, message):
+    with pytest.raises(C.ConfigError) as err:
+        validated(schema, text)
+    assert str(err.value).startswith(message), str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_each_rationale_backend_gets_the_settings_it_cannot_start_without(schema):
+    with pytest.raises(C.ConfigError, match=r"^rationales.settings: 'min_pixels' is a required"):
+        validated(schema, "rationales: {backend: hf}")
+    with pytest.raises(C.ConfigError, match=r"^rationales.settings: 'model' is a required"):
+        validated(schema, "rationales: {backend: vllm, settings: {tensor_parallel_size: 4}}")
+    config = validated(
+        schema, "rationales: {backend: hf, settings: {min_pixels: 3136, max_pixels: 3136}}"
+    )
+    assert config["rationales"]["settings"]["max_pixels"] == 3136
+
+
+def test_yaml_1_1_float_strings_become_numbers(schema):
+    config = validated(schema, "train: {lr: '1e-4', max_steps: '1e2'}\ncold_start: {lr: 2e-05}")
+    assert config["train"]["lr"] == 1e-4 and isinstance(config["train"]["lr"], float)
+    assert config["train"]["max_steps"] == 100 and isinstance(config["train"]["max_steps"], int)
+    assert config["cold_start"]["lr"] == 2e-5  # what `dvc exp run -S` writes back
+
+
+def test_a_number_string_stays_a_string_where_the_schema_wants_one(schema):
+    config = validated(schema, "backbone: {revision: '1e5'}")
+    assert config["backbone"]["revision"] == "1e5"
+
+
+# --- run resolution -----------------------------------------------------------------------------
+
+
+def test_run_config_is_the_entry_over_the_train_defaults(embedded):
+    run = C.run_config(embedded, "alpha_1_20")
+    assert (run["alpha_lm"], run["alpha_con"], run["lr"], run["pair"]) == (1, 20, 0.001, "q_self")
+    assert "eval_modes" not in run and "eval_tasks" not in run
+    assert run["subsets"] == embedded["tasks"]["train"]
+    assert C.run_config(embedded, "leak_q")["subsets"] == [
+        "SynCOCO_t2i", "SynCOCO_i2t", "SynNews_t2i", "SynNews_i2t",
+    ]  # fmt: skip
+
+
+def test_restrictions_narrow_subsets_tasks_and_active_runs(embedded):
+    config = {**embedded, "train_subsets": "SynObjects,SynCOCO_t2i", "eval_tasks": "SynObjects"}
+    assert C.train_subsets(config) == ["SynObjects", "SynCOCO_t2i"]
+    assert C.run_config(config, "leak_q")["subsets"] == ["SynCOCO_t2i"]
+    assert C.run_eval_tasks(config, "baseline") == ["SynObjects"]
+    # leak_* evaluate on the four retrieval tasks only: none is left, so they are not active
+    assert C.run_eval_tasks(config, "leak_q") == []
+    assert not C.active(config, "leak_q") and C.active(config, "baseline")
+    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 9
+    assert not C.active(config, "no_such_run")
+
+
+def test_an_unknown_name_in_a_knob_is_named(embedded):
+    with pytest.raises(C.ConfigError, match=r"eval_tasks: \['Nope'\] not in the registry"):
+        C.eval_tasks({**embedded, "eval_tasks": "SynObjects, Nope"})
+
+
+def test_modes_and_output_root(embedded):
+    assert C.run_modes(embedded, "rge") == ["direct", "reasoning"]
+    assert C.run_modes(embedded, "baseline") == ["direct"]
+    assert C.output_root(embedded) == "data/embedded"
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+def test_table3_labels_read_the_runs_alphas(embedded):
+    rows = C.table_rows(embedded, "table3")
+    assert list(rows) == ["100:1", "20:1", "10:1", "0 (no LM loss)", "1:1", "1:10", "1:20", "1:100"]
+    assert rows["1:10"] == ("rge", "reasoning") and rows["0 (no LM loss)"] == ("baseline", "direct")
+    changed = copy.deepcopy(embedded)
+    changed["runs"]["alpha_1_20"]["alpha_con"] = 40
+    assert "1:40" in C.table_rows(changed, "table3") and "1:20" not in C.table_rows(
+        changed, "table3"
+    )
+
+
+def test_rows_of_runs_the_registry_lacks_are_left_out(schema):
+    smoke = C.load(ROOT / "config/smoke.yaml", ROOT / C.SCHEMA)
+    assert list(C.table_rows(smoke, "table3")) == ["0 (no LM loss)", "1:10", "1:20"]
+    assert C.table_runs(smoke, "table1") == ["leak_q", "leak_self"]
+    assert C.table_runs(smoke, "table7") == ["baseline", "rge"]
+    assert C.reported_tables(smoke) == list(C.TABLES)
+
+
+def test_a_label_naming_a_missing_setting_is_named(embedded):
+    config = copy.deepcopy(embedded)
+    config["report"]["table6"]["rows"][0]["label"] = "{alpha_typo}"
+    with pytest.raises(C.ConfigError, match=r"report.table6.rows\[0\].label"):
+        C.table_rows(config, "table6")
+
+
+# --- slices -------------------------------------------------------------------------------------
+
+
+def jobs(config: dict) -> list[tuple[str, dict]]:
+    """Every (rule, wildcards) of the study, as the rules expand them."""
+    runs = C.active_runs(config)
+    one = [{}]
+    wildcards = {
+        "make_synthetic": one, "select_cold_start": one, "pretrain_backbone": one,
+        "cold_start": one, "figure4": one, "report": one,
+        "fetch_mmeb_train": [{"subset": s} for s in C.train_subsets(config)],
+        "prepare_train": [{"subset": s} for s in C.train_subsets(config)],
+        "check_rationales": [{"subset": s} for s in C.train_subsets(config)],
+        "oracle_rationales": [
+            {"subset": s, "shard": str(i)}
+            for s in C.train_subsets(config) for i in range(config["rationales"]["num_shards"])
+        ],
+        "fetch_mmeb_eval": [{"task": t} for t in C.eval_tasks(config)],
+        "fetch_retrieval": [{"bench": b} for b in C.benches(config)],
+        "train_run": [{"run": r} for r in runs],
+        "leakage_curves": [{"variant": v} for v in C.diagnostics_variants(config)],
+        "embed_eval": [{"run": r, "mode": m} for r in runs for m in C.run_modes(config, r)],
+        "score_mmeb": [{"run": r, "mode": m} for r in runs for m in C.run_modes(config, r)],
+        # Table 7: the baseline direct-direct; RGE with reasoning on either side
+        "score_retrieval": [
+            {"run": r, "bench": b, "qmode": q, "tmode": t}
+            for b in C.benches(config)
+            for r, q, t in [("baseline", "direct", "direct")]
+            + [("rge", q, t) for q, t in itertools.product(C.MODES, C.MODES)]
+        ],
+        **{t: one for t in C.reported_tables(config)},
+    }  # fmt: skip
+    return [(rule, wc) for rule, cases in wildcards.items() for wc in cases]
+
+
+def changed_jobs(config: dict, path: str, value) -> set[str]:
+    """The jobs whose slice changes when the config key ``path`` (dotted) is set to ``value``."""
+    edited = copy.deepcopy(config)
+    node = edited
+    *parents, last = path.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    changed = set()
+    for rule, wc in jobs(config):
+        if C.slice_for(config, rule, wc) != C.slice_for(edited, rule, wc):
+            changed.add(rule + "".join(f"[{v}]" for v in wc.values()))
+    return changed
+
+
+def test_the_cold_start_and_the_baseline_do_not_read_alpha_con(embedded):
+    rge_runs = ["rge", "pair_q_oracle", "leak_q", "leak_oracle", "leak_self"]  # no own alpha_con
+    assert changed_jobs(embedded, "train.alpha_con", 20) == {
+        *(f"train_run[{r}]" for r in rge_runs),
+        *(f"leakage_curves[{v}]" for v in ("consistent", "wrong_target", "wrong_query")),
+        "table3",  # its "1:10" row now reads "1:20"
+    }
+
+
+def test_the_learning_rate_reaches_every_training_job_only(embedded):
+    changed = changed_jobs(embedded, "train.lr", 0.002)
+    assert {j.split("[")[0] for j in changed} == {"cold_start", "train_run", "leakage_curves"}
+    assert len(changed) == 1 + 12 + 3
+
+
+def test_the_eval_batch_size_reaches_the_encoding_jobs_only(embedded):
+    changed = changed_jobs(embedded, "evaluate.batch_size", 8)
+    assert {j.split("[")[0] for j in changed} == {"embed_eval", "score_retrieval"}
+    assert len(changed) == 13 + 10
+
+
+def test_a_backbone_recipe_key_reaches_the_backbone_only(embedded):
+    assert changed_jobs(embedded, "backbone.pretrain.warmup_steps", 10) == {"pretrain_backbone"}
+    assert changed_jobs(embedded, "backbone.tiny", {"rope_theta": 100.0}) == {"pretrain_backbone"}
+
+
+def test_one_run_setting_reaches_that_run_its_table_and_the_report(embedded):
+    assert changed_jobs(embedded, "runs.alpha_1_20.alpha_con", 50) == {
+        "train_run[alpha_1_20]", "table3", "report",
+    }  # fmt: skip
+
+
+def test_generation_settings_reach_the_generating_jobs(embedded):
+    changed = changed_jobs(embedded, "generation.dtype", "bfloat16")
+    assert {j.split("[")[0] for j in changed} == {
+        "pretrain_backbone", "cold_start", "train_run", "leakage_curves", "embed_eval",
+        "score_retrieval",
+    }  # fmt: skip
+
+
+def test_the_prompt_protocol_reaches_the_data_and_encoding_jobs(embedded):
+    changed = changed_jobs(embedded, "evaluate.prompt_protocol", "rge_release")
+    assert {j.split("[")[0] for j in changed} == {
+        "fetch_mmeb_eval", "prepare_train", "embed_eval", "score_retrieval",
+    }  # fmt: skip
+
+
+def test_slices_hold_what_the_training_stages_read(embedded):
+    cold = C.slice_for(embedded, "cold_start", {})
+    assert cold["max_steps"] == 400 and cold["lr"] == 0.001 and "size" not in cold
+    assert not {"alpha_con", "alpha_lm", "temperature", "use_negatives", "pair"} & set(cold)
+    baseline = C.slice_for(embedded, "train_run", {"run": "baseline"})
+    assert baseline["temperature"] == 0.03 and baseline["use_negatives"] is True
+    assert not {"alpha_con", "alpha_lm", "pair", "max_new_tokens"} & set(baseline)
+    rge = C.slice_for(embedded, "train_run", {"run": "rge"})
+    assert (rge["pair"], rge["alpha_lm"], rge["alpha_con"], rge["init"]) == (
+        "q_self", 1, 10, "cold_start",
+    )  # fmt: skip
+    assert rge["min_pixels"] == 3136 and rge["run"] == "rge" and rge["seed"] == 0
+
+
+def test_row_table_slices_keep_the_shape_the_stage_reads(embedded):
+    cfg = C.slice_for(embedded, "table1", {})
+    assert cfg["rows"]["q->t"] == ("leak_q", "direct") and cfg["study"] == "embedded"
+    assert cfg["columns"]["SynNews_t2i"] == "VisualNews_t2i"
+
+
+def test_an_unknown_rule_has_no_slice(embedded):
+    with pytest.raises(KeyError, match="no config slice for rule 'nope'"):
+        C.slice_for(embedded, "nope", {})
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+def test_training_view_of_a_run_and_of_the_cold_start(embedded):
+    rge = C.TrainingView.from_slice(C.slice_for(embedded, "train_run", {"run": "rge"}))
+    assert rge.loss_weights == pytest.approx((1 / 11, 10 / 11))
+    assert rge.subsets == tuple(embedded["tasks"]["train"]) and rge.generation.engine == "dynamic"
+    cold = C.TrainingView.from_slice(C.slice_for(embedded, "cold_start", {}))
+    assert (cold.objective, cold.run, cold.alpha_con, cold.loss_weights) == (
+        "lm",
+        None,
+        None,
+        (1.0, 0.0),
+    )
+    base = C.TrainingView.from_slice(C.slice_for(embedded, "train_run", {"run": "baseline"}))
+    assert base.loss_weights == (0.0, 1.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rge.lr = 1.0  # type: ignore[misc]
+
+
+def test_evaluation_view(embedded):
+    wc = {"run": "leak_q", "mode": "direct"}
+    view = C.EvaluationView.from_slice(C.slice_for(embedded, "embed_eval", wc))
+    assert view.tasks_of("retrieval") == (
+        "SynCOCO_t2i",
+        "SynCOCO_i2t",
+        "SynNews_t2i",
+        "SynNews_i2t",
+    )
+    assert not view.reasoning and view.cache_dir == "data/embedded/embed_cache"
+    wc = {"run": "rge", "bench": "SynCOCO", "qmode": "reasoning", "tmode": "direct"}
+    retrieval = C.EvaluationView.from_slice(C.slice_for(embedded, "score_retrieval", wc))
+    assert retrieval.reasoning and retrieval.prompt_protocol == "mmeb"
+
+
+def test_backbone_rationales_diagnostics_and_report_views(embedded):
+    backbone = C.BackboneView.from_slice(C.slice_for(embedded, "pretrain_backbone", {}))
+    assert backbone.image_tokens == (4, 16)  # 56x56 and 112x112 pixels in 28x28 cells
+    assert backbone.tiny["rope_theta"] == 10.0
+    shard = C.RationalesView.from_slice(
+        {**C.slice_for(embedded, "oracle_rationales", {"subset": "SynObjects", "shard": "0"}),
+         "shard": 2, "num_shards": 3}
+    )  # fmt: skip
+    assert [shard.owns(i) for i in range(6)] == [False, False, True, False, False, True]
+    fig = C.DiagnosticsView.from_slice(
+        C.slice_for(embedded, "leakage_curves", {"variant": "wrong_query"})
+    )
+    assert (fig.steps, fig.batch_size, fig.alpha_con) == (60, 16, 10)
+    table = C.ReportView.from_slice(C.slice_for(embedded, "table6", {}))
+    assert table.runs() == ("baseline", "rge")
+    table7 = C.ReportView.from_slice(C.slice_for(embedded, "table7", {}))
+    assert table7.runs() == ("baseline", "rge") and table7.benches["SynFlickr"] == "flickr"
+
+
+def test_views_reject_bad_slices(embedded):
+    with pytest.raises(C.ConfigError, match="slice lacks key"):
+        C.DiagnosticsView.from_slice({"variant": "consistent"})
+    good = C.slice_for(embedded, "oracle_rationales", {"subset": "SynObjects", "shard": "0"})
+    with pytest.raises(C.ConfigError, match=r"shard 1 not in \[0, 1\)"):
+        C.RationalesView.from_slice({**good, "shard": 1})
+    with pytest.raises(C.ConfigError, match="generation.sync_every: 0 < 1"):
+        C.GenerationView.from_slice({**embedded["generation"], "sync_every": 0})
