@@ -85,3 +85,30 @@ def test_sigint_to_a_running_stage_prints_one_line(tmp_path):
     lines = err.strip().splitlines()
     assert lines[-1] == "slow_rule: interrupted (Ctrl-C)"
     assert len(lines) == 2 and "Traceback" not in err, err
+
+
+def test_deepspeed_cpu_accelerator_notice_is_dropped_on_cpu(tmp_path):
+    pytest.importorskip("deepspeed")
+    (tmp_path / "ds_rule.py").write_text(
+        textwrap.dedent("""
+        import logging, sys
+        from rge.stages._cli import stage_main
+
+        def run(cfg, inputs, outputs):
+            from deepspeed.accelerator import get_accelerator
+            print("accelerator", get_accelerator().device_name(), flush=True)
+            logging.getLogger("DeepSpeed").warning("another DeepSpeed warning")
+
+        stage_main(run, sys.argv[1:])
+    """)
+    )
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{src}", "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("DS_ACCELERATOR", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "ds_rule"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "accelerator cpu" in out.stdout
+    assert "Setting accelerator to CPU" not in out.stdout + out.stderr
+    assert "another DeepSpeed warning" in out.stdout  # only that one notice is filtered

@@ -13,7 +13,9 @@ Tests call ``main([...])`` with the same arguments.
 
 Console: the job's config goes to stderr as one line (stage, number of keys, a short hash);
 the full JSON only to the log file. Ctrl-C ends the job with one line and exit status 130
-(128 + SIGINT, what a shell reports), not a traceback.
+(128 + SIGINT, what a shell reports), not a traceback. DeepSpeed's "Setting accelerator to
+CPU" warning is dropped: transformers' ``save_pretrained`` imports DeepSpeed (through
+accelerate) in every job that saves a model, and on a CPU job that is the expected device.
 """
 
 from __future__ import annotations
@@ -74,8 +76,15 @@ def parse(argv: list[str] | None, description: str = "") -> tuple[dict, Paths, P
 FILE_ONLY = "file_only"
 
 
+def _not_cpu_accelerator_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Setting accelerator to CPU")
+
+
 def setup_logging(log: Path | None) -> None:
     """Log to stderr and, if given, to ``log`` (created with its parent folder)."""
+    # DeepSpeed's own logger (name "DeepSpeed", stdout, no propagation) keeps this filter when
+    # DeepSpeed configures it later; addFilter ignores a filter that is already there.
+    logging.getLogger("DeepSpeed").addFilter(_not_cpu_accelerator_notice)
     console = logging.StreamHandler(sys.stderr)
     console.addFilter(lambda record: not getattr(record, FILE_ONLY, False))
     handlers: list[logging.Handler] = [console]
