@@ -2,6 +2,11 @@
 
 Every artifact is written to a temporary sibling and moved into place with ``os.replace``,
 so a killed job never leaves a half-written output that Snakemake or DVC would trust.
+
+The temporary file (directory) is created with mode 0666 (0777) and the kernel applies the
+user's umask and any default ACL, as for a file opened with ``open(path, "w")``: with umask 022
+results are 0644, with 002 (a shared group directory on a cluster) 0664. ``tempfile.mkstemp``
+would make every result 0600, unreadable to collaborators.
 """
 
 from __future__ import annotations
@@ -9,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +26,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it onto ``path`` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _create_sibling(path, suffix or ".tmp", lambda p: os.close(_new_file(p)))
     try:
         yield tmp
         os.replace(tmp, path)
@@ -37,7 +40,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory next to ``path``; it replaces ``path`` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    tmp = _create_sibling(path, "", lambda p: os.mkdir(p, 0o777))
     try:
         yield tmp
         if path.exists():
@@ -46,6 +49,23 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def _new_file(path: Path) -> int:
+    # O_EXCL: never reuse a name another process has just taken; 0o666 & ~umask like open().
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+
+
+def _create_sibling(path: Path, suffix: str, create: Callable[[Path], object]) -> Path:
+    """Create a fresh hidden sibling ``.<name>.<random><suffix>`` of ``path`` with ``create``."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            create(tmp)
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name next to {path}")
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

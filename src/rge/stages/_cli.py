@@ -10,13 +10,21 @@ Each Snakemake rule runs ``python -m rge.stages.<rule>`` with
 
 ``stage_main`` parses these, sets up logging and calls ``run(cfg, inputs, outputs)``.
 Tests call ``main([...])`` with the same arguments.
+
+Console: the job's config goes to stderr as one line (stage, number of keys, a short hash);
+the full JSON only to the log file. Ctrl-C ends the job with one line and exit status 130
+(128 + SIGINT, what a shell reports), not a traceback. DeepSpeed's "Setting accelerator to
+CPU" warning is dropped: transformers' ``save_pretrained`` imports DeepSpeed (through
+accelerate) in every job that saves a model, and on a CPU job that is the expected device.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -90,9 +98,22 @@ def parse(argv: list[str] | None, description: str = "") -> tuple[dict, Paths, P
     return cfg, _named_paths(args.input, "--input"), _named_paths(args.output, "--output"), args.log
 
 
+# Records logged with extra={FILE_ONLY: True} reach the log file but not the terminal.
+FILE_ONLY = "file_only"
+
+
+def _not_cpu_accelerator_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Setting accelerator to CPU")
+
+
 def setup_logging(log: Path | None) -> None:
     """Log to stderr and, if given, to ``log`` (created with its parent folder)."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    # DeepSpeed's own logger (name "DeepSpeed", stdout, no propagation) keeps this filter when
+    # DeepSpeed configures it later; addFilter ignores a filter that is already there.
+    logging.getLogger("DeepSpeed").addFilter(_not_cpu_accelerator_notice)
+    console = logging.StreamHandler(sys.stderr)
+    console.addFilter(lambda record: not getattr(record, FILE_ONLY, False))
+    handlers: list[logging.Handler] = [console]
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log, mode="w"))
@@ -107,12 +128,43 @@ def setup_logging(log: Path | None) -> None:
 def stage_main(
     run: Callable[[dict, Paths, Paths], Any], argv: list[str] | None, doc: str = ""
 ) -> Any:
-    """Parse argv, set up logging and call ``run(cfg, inputs, outputs)``."""
+    """Parse argv, set up logging and call ``run(cfg, inputs, outputs)``.
+
+    Raises:
+        SystemExit(130): on Ctrl-C (KeyboardInterrupt), after one line on stderr.
+    """
     cfg, inputs, outputs, log = parse(argv, doc)
     setup_logging(log)
+    module = _module_name(run)
+    stage = module.rpartition(".")[2]
+    logger = logging.getLogger("rge.stage")
+    _log_config(logger, stage, cfg, log)
+    command = ["python", "-m", module, *(sys.argv[1:] if argv is None else argv)]
+    logger.info("command: %s", shlex.join(command), extra={FILE_ONLY: True})
     try:
         return run(cfg, inputs, outputs)
+    except KeyboardInterrupt:
+        # One line instead of a traceback; atomic writes leave no half-written output.
+        print(f"{stage}: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
     except Exception:
         # The traceback goes to the rule's log file too, where Snakemake points the user.
-        logging.getLogger("rge.stage").exception("stage failed")
+        logger.exception("stage failed")
         raise
+
+
+def _module_name(run: Callable) -> str:
+    """``rge.stages.<rule>`` of ``run``, also when it was started as ``python -m`` (``__main__``)."""
+    if run.__module__ != "__main__":
+        return run.__module__
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    return spec.name if spec is not None else Path(sys.argv[0]).stem
+
+
+def _log_config(logger: logging.Logger, stage: str, cfg: dict, log: Path | None) -> None:
+    """One line on the terminal; the whole config (and command line) in the log file only."""
+    text = json.dumps(cfg, sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    where = f", full config in {log}" if log is not None else ""
+    logger.info("%s: config of %d keys (sha256 %s)%s", stage, len(cfg), digest, where)
+    logger.info("config: %s", text, extra={FILE_ONLY: True})

@@ -54,6 +54,7 @@ class LoopSettings:
     checkpoint_every: int = 0  # steps between checkpoints (0: only the final one)
     keep_checkpoints: int = 1  # newest checkpoints kept on disk
     final_window: int = 20  # steps averaged for the final-loss statistics
+    desc: str = "train"  # progress-bar label naming rule and run, e.g. "train_run rge"
 
 
 def total_steps(settings: LoopSettings, batches_per_epoch: int) -> int:
@@ -89,7 +90,7 @@ def _fingerprint(
 ) -> dict[str, Any]:
     """What must not change between a run and its resumption (bookkeeping settings may)."""
     numeric = dataclasses.asdict(settings)
-    for key in ("checkpoint_every", "keep_checkpoints", "final_window"):
+    for key in ("checkpoint_every", "keep_checkpoints", "final_window", "desc"):
         numeric.pop(key)
     plain = (int, float, str, bool, type(None))
     obj = {
@@ -236,7 +237,7 @@ def train(
     state = _resume(work_dir, model, opt, sched, fingerprint, log_path, engine)
     start, t0 = state.step, time.perf_counter()
     model.train()
-    bar = tqdm(total=n_steps, initial=start, desc="train", dynamic_ncols=True,
+    bar = tqdm(total=n_steps, initial=start, desc=settings.desc, dynamic_ncols=True,
                disable=not progress or rank != 0)  # fmt: skip
     batches = sampler.iterate(**state.sampler)
     share = settings.batch_size // n_ranks
