@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rge.stages._cli import stage_main
+from rge.stages._cli import apply_thread_policy, stage_main
 
 BIG = {"train": {f"key_{i}": i for i in range(300)}, "run": "rge"}
 
@@ -112,3 +112,32 @@ def test_deepspeed_cpu_accelerator_notice_is_dropped_on_cpu(tmp_path):
     assert "accelerator cpu" in out.stdout
     assert "Setting accelerator to CPU" not in out.stdout + out.stderr
     assert "another DeepSpeed warning" in out.stdout  # only that one notice is filtered
+
+
+def test_thread_policy_fills_defaults_and_keeps_the_users_choice():
+    env = {"OMP_NUM_THREADS": "2"}
+    assert apply_thread_policy(env) == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert env == {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
+    mine = {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert apply_thread_policy(mine) == {} and mine == {"OMP_WAIT_POLICY": "ACTIVE"}
+
+
+def test_stage_that_imports_torch_lazily_runs_under_the_policy(tmp_path):
+    (tmp_path / "lazy_rule.py").write_text(
+        textwrap.dedent("""
+        import os, sys
+        from rge.stages._cli import stage_main
+
+        def run(cfg, inputs, outputs):
+            print(os.environ["OMP_WAIT_POLICY"], "torch" in sys.modules, flush=True)
+
+        stage_main(run, sys.argv[1:])
+    """)
+    )
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{src}"}
+    env.pop("OMP_WAIT_POLICY", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "lazy_rule"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.stdout.split() == ["PASSIVE", "False"], out.stderr
