@@ -345,9 +345,9 @@ def test_backbone_rationales_diagnostics_and_report_views(embedded):
     )
     assert (fig.steps, fig.batch_size, fig.alpha_con) == (60, 16, 10)
     table = C.ReportView.from_slice(C.slice_for(embedded, "table6", {}))
-    assert table.runs() == ("baseline", "rge")
+    assert table.shown_runs() == ("baseline", "rge")
     table7 = C.ReportView.from_slice(C.slice_for(embedded, "table7", {}))
-    assert table7.runs() == ("baseline", "rge") and table7.benches["SynFlickr"] == "flickr"
+    assert table7.shown_runs() == ("baseline", "rge") and table7.benches["SynFlickr"] == "flickr"
 
 
 def test_views_reject_bad_slices(embedded):
