@@ -759,7 +759,8 @@ class RationalesView(_View):
 
     def __post_init__(self) -> None:
         _check(
-            0 <= self.shard < self.num_shards, f"shard {self.shard} not in [0, {self.num_shards})"
+            0 <= self.shard < self.num_shards,
+            f"shard must be in [0, {self.num_shards}), got {self.shard}",
         )
 
     def owns(self, row: int) -> bool:

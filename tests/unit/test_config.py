@@ -354,7 +354,7 @@ def test_views_reject_bad_slices(embedded):
     with pytest.raises(C.ConfigError, match="slice lacks key"):
         C.DiagnosticsView.from_slice({"variant": "consistent"})
     good = C.slice_for(embedded, "oracle_rationales", {"subset": "SynObjects", "shard": "0"})
-    with pytest.raises(C.ConfigError, match=r"shard 1 not in \[0, 1\)"):
+    with pytest.raises(C.ConfigError, match=r"shard must be in \[0, 1\), got 1"):
         C.RationalesView.from_slice({**good, "shard": 1})
     with pytest.raises(C.ConfigError, match="generation.sync_every: 0 < 1"):
         C.GenerationView.from_slice({**embedded["generation"], "sync_every": 0})
