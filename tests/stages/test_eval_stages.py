@@ -19,6 +19,7 @@ from rge.data.mmeb import write_eval_parquet
 from rge.data.records import RetrievalSet
 from rge.io import read_json, read_jsonl, write_json
 from rge.stages import embed_eval, score_mmeb, score_retrieval, table2, table15
+from tests.fixtures.slices import stage_cfg
 from tests.unit.eval_fakes import COLOURS, WordEncoder
 
 PAPER = Path(__file__).resolve().parents[2] / "config" / "paper_numbers"
@@ -225,7 +226,8 @@ def test_chain_embed_score_tables(tmp_path):
     score_mmeb.main(mmeb_args(paths, summary, registry=registry))
     outs = {k: tmp_path / "tables" / f"t2.{k}" for k in ("md", "csv", "tex")}
     table2.main([
-        "--cfg", json.dumps({"study": "embedded", "pairs": {"r1 (direct)": "RGE (Qwen2.5VL-3B)"}}),
+        "--cfg", json.dumps(stage_cfg("table2", study="embedded",
+                                      pairs={"r1 (direct)": "RGE (Qwen2.5VL-3B)"})),
         "--input", f"summary={summary}",
         "--input", f"paper={PAPER / 'table02_mmeb_main.csv'}",
         "--input", f"paper_tasks={PAPER / 'table15_mmeb_per_dataset.csv'}",
@@ -241,7 +243,8 @@ def test_chain_embed_score_tables(tmp_path):
 
     outs15 = {k: tmp_path / "tables" / f"t15.{k}" for k in ("md", "csv", "tex")}
     table15.main([
-        "--cfg", json.dumps({"study": "embedded", "paper_columns": ["RGE (Qwen2.5-VL-3B)"]}),
+        "--cfg", json.dumps(stage_cfg("table15", study="embedded",
+                                      paper_columns=["RGE (Qwen2.5-VL-3B)"])),
         "--input", f"summary={summary}",
         "--input", f"paper_tasks={PAPER / 'table15_mmeb_per_dataset.csv'}",
         "--input", f"paper_summary={PAPER / 'table15_mmeb_summary.csv'}",
