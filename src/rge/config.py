@@ -49,6 +49,12 @@ class ConfigError(ValueError):
     """A config that does not fit the schema or the registry; the message is one line."""
 
 
+class MissingKeyError(ConfigError, KeyError):
+    """A slice without a key its view needs (also a ``KeyError``: a key is missing)."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's quoted repr
+
+
 # --- loading and validation -------------------------------------------------------------------
 
 
@@ -541,7 +547,9 @@ class _View:
             and f.default_factory is dataclasses.MISSING
         ]
         if missing:
-            raise ConfigError(f"{cls.__name__}: slice lacks key(s) {missing}; has {sorted(cfg)}")
+            raise MissingKeyError(
+                f"{cls.__name__}: slice lacks key(s) {missing}; has {sorted(cfg)}"
+            )
         values = {f.name: _freeze(cfg[f.name]) for f in fields if f.name in cfg}
         for name, view in _NESTED.items():
             if values.get(name) is not None:
