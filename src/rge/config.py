@@ -12,8 +12,16 @@ the whole study. This module is its one reader:
 - ``slice_for(config, rule, wildcards)``: the JSON-able dict a rule's stage receives. It holds
   exactly the keys that stage reads, so Snakemake's params tracking reruns only the jobs whose
   settings changed (e.g. the LM-only cold start does not carry ``train.alpha_con``).
-- One frozen view per stage family (``TrainingView``, ``EvaluationView``, ``BackboneView``,
-  ``RationalesView``, ``DiagnosticsView``, ``ReportView``), built from a slice.
+- One frozen view per stage family, built from a slice with ``from_slice`` (a missing key
+  raises ``MissingKeyError`` naming it): data (``SyntheticView``, ``FetchTrainView``,
+  ``FetchEvalView``, ``FetchRetrievalView``, ``PrepareView``, ``SelectionView``), training
+  (``TrainingView``), evaluation (``EvaluationView``), backbone (``BackboneView`` with its
+  ``PretrainView``), rationales (``RationalesView``, ``RationaleCheckView``), diagnostics
+  (``DiagnosticsView``), report (``ReportView`` for tables and Figure 4, ``PageView``), and
+  ``GenerationView`` inside those that generate. A stage reads its view only: a key the schema
+  defaults has no second default in code; the few view defaults are for keys no config sets
+  (test and tuning knobs such as Figure 4's ``window``). ``thaw``/``as_dict`` give plain
+  JSON-able data back (what a report records, what a backend is handed).
 
 Pure functions and dataclasses: no I/O at import; ``load_yaml``/``load_schema`` read files when
 called; ``jsonschema`` is imported when validating.
