@@ -19,8 +19,8 @@ from rge.stages import (
     prepare_train,
     select_cold_start,
 )
+from tests.fixtures.mirror_fixture import build_mirror
 from tests.fixtures.slices import stage_cfg
-from tests.unit.mirror_fixture import build_mirror
 
 SYN_CFG = stage_cfg(
     "make_synthetic",

@@ -14,10 +14,10 @@ from rge.data.records import Item
 from rge.io import write_jsonl
 from rge.model.factory import save_pretrained
 from rge.stages import figure4, leakage_curves
+from tests.fixtures.rge_train_helpers import rationale_rows
 from tests.fixtures.slices import stage_cfg
-from tests.unit.rge_train_helpers import rationale_rows
-from tests.unit.tiny_model import small_model
-from tests.unit.train_fakes import scene_pairs
+from tests.fixtures.tiny_model import small_model
+from tests.fixtures.train_fakes import scene_pairs
 
 VARIANTS = ("consistent", "wrong_target", "wrong_query")
 # the smoke config's slice, smaller and shorter (threads and the progress bar are the job's)

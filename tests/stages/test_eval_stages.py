@@ -19,8 +19,8 @@ from rge.data.mmeb import write_eval_parquet
 from rge.data.records import RetrievalSet
 from rge.io import read_json, read_jsonl, write_json
 from rge.stages import embed_eval, score_mmeb, score_retrieval, table2, table15
+from tests.fixtures.eval_fakes import COLOURS, WordEncoder
 from tests.fixtures.slices import stage_cfg
-from tests.unit.eval_fakes import COLOURS, WordEncoder
 
 PAPER = Path(__file__).resolve().parents[2] / "config" / "paper_numbers"
 
@@ -125,7 +125,7 @@ def test_embed_eval_disk_cache_reused_by_rerun(tmp_path):
 
 
 def test_embed_eval_with_injected_rows(tmp_path):
-    from tests.unit.eval_fakes import colour_rows
+    from tests.fixtures.eval_fakes import colour_rows
 
     def loader(data_dir, task, cfg):
         return colour_rows(task)
@@ -281,7 +281,7 @@ class FakeReasoningEncoders(FakeEncoders):
     """Direct mode: the WordEncoder; reasoning mode: a ReasoningEncoder that records its calls."""
 
     def __init__(self) -> None:
-        from tests.unit.reasoning_helpers import reasoning_word_encoder
+        from tests.fixtures.reasoning_helpers import reasoning_word_encoder
 
         super().__init__()
         self.reasoning_calls: list = []

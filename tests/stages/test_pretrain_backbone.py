@@ -10,7 +10,7 @@ from rge.io import read_json
 from rge.model.factory import emb_token_id, load_pretrained, save_pretrained
 from rge.stages.pretrain_backbone import main
 from tests.fixtures.slices import stage_cfg
-from tests.unit.tiny_model import MAX_PIXELS, MIN_PIXELS, SMALL_SPEC, small_model
+from tests.fixtures.tiny_model import MAX_PIXELS, MIN_PIXELS, SMALL_SPEC, small_model
 
 SMOKE_PRETRAIN = {
     "warmup_steps": 4,

@@ -14,7 +14,7 @@ from rge.rationale.scene import SceneBackend
 from rge.rationale.store import FIELDS, read_rationales
 from rge.stages import check_rationales, oracle_rationales
 from tests.fixtures.slices import stage_cfg
-from tests.unit.tiny_model import MAX_PIXELS, MIN_PIXELS, small_model
+from tests.fixtures.tiny_model import MAX_PIXELS, MIN_PIXELS, small_model
 
 PROMPTS = Path(__file__).resolve().parents[2] / "config" / "prompts" / "oracle.yaml"
 SUBSETS = ["SynColorQA", "SynGround"]

@@ -10,8 +10,8 @@ import pytest
 
 from rge.io import read_json, read_jsonl
 from rge.stages import report
+from tests.fixtures.report_fakes import TASKS, report_argv, write_data_tree
 from tests.fixtures.slices import stage_cfg
-from tests.stages.report_fakes import TASKS, report_argv, write_data_tree
 
 # the smoke config's report slice over the fake tree's study, runs (labelled) and tasks
 CFG = json.dumps(
