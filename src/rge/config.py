@@ -12,8 +12,16 @@ the whole study. This module is its one reader:
 - ``slice_for(config, rule, wildcards)``: the JSON-able dict a rule's stage receives. It holds
   exactly the keys that stage reads, so Snakemake's params tracking reruns only the jobs whose
   settings changed (e.g. the LM-only cold start does not carry ``train.alpha_con``).
-- One frozen view per stage family (``TrainingView``, ``EvaluationView``, ``BackboneView``,
-  ``RationalesView``, ``DiagnosticsView``, ``ReportView``), built from a slice.
+- One frozen view per stage family, built from a slice with ``from_slice`` (a missing key
+  raises ``MissingKeyError`` naming it): data (``SyntheticView``, ``FetchTrainView``,
+  ``FetchEvalView``, ``FetchRetrievalView``, ``PrepareView``, ``SelectionView``), training
+  (``TrainingView``), evaluation (``EvaluationView``), backbone (``BackboneView`` with its
+  ``PretrainView``), rationales (``RationalesView``, ``RationaleCheckView``), diagnostics
+  (``DiagnosticsView``), report (``ReportView`` for tables and Figure 4, ``PageView``), and
+  ``GenerationView`` inside those that generate. A stage reads its view only: a key the schema
+  defaults has no second default in code; the few view defaults are for keys no config sets
+  (test and tuning knobs such as Figure 4's ``window``). ``thaw``/``as_dict`` give plain
+  JSON-able data back (what a report records, what a backend is handed).
 
 Pure functions and dataclasses: no I/O at import; ``load_yaml``/``load_schema`` read files when
 called; ``jsonschema`` is imported when validating.
@@ -47,6 +55,12 @@ _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 class ConfigError(ValueError):
     """A config that does not fit the schema or the registry; the message is one line."""
+
+
+class MissingKeyError(ConfigError, KeyError):
+    """A slice without a key its view needs (also a ``KeyError``: a key is missing)."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's quoted repr
 
 
 # --- loading and validation -------------------------------------------------------------------
@@ -541,11 +555,33 @@ class _View:
             and f.default_factory is dataclasses.MISSING
         ]
         if missing:
-            raise ConfigError(f"{cls.__name__}: slice lacks key(s) {missing}; has {sorted(cfg)}")
+            raise MissingKeyError(
+                f"{cls.__name__}: slice lacks key(s) {missing}; has {sorted(cfg)}"
+            )
         values = {f.name: _freeze(cfg[f.name]) for f in fields if f.name in cfg}
-        if "generation" in values and values["generation"] is not None:
-            values["generation"] = GenerationView.from_slice(values["generation"])
+        for name, view in _NESTED.items():
+            if values.get(name) is not None:
+                values[name] = view().from_slice(values[name])
         return cls(**values)
+
+    def as_dict(self) -> dict:
+        """The view as the plain, JSON-able dict it was built from (nested views included)."""
+        return {f.name: thaw(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+
+def thaw(value: Any) -> Any:
+    """A view's value as plain JSON-able data: views and mappings become dicts, tuples lists."""
+    if isinstance(value, _View):
+        return value.as_dict()
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+# Slice keys that hold a nested view (the class is looked up when a view is built).
+_NESTED = {"generation": lambda: GenerationView, "pretrain": lambda: PretrainView}
 
 
 def _check(ok: bool, message: str) -> None:
@@ -678,19 +714,51 @@ class BackboneView(_View):
     min_pixels: int
     max_pixels: int
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    pretrain: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    pretrain: PretrainView | None = None  # None: a hub backbone (nothing is pretrained)
     generation: GenerationView | None = None
+    # not config keys (no rule sets them): the hub checkpoint's attention kernel when loaded,
+    # and torch's intra-op threads (None: torch's default; the job's OMP_NUM_THREADS rules)
+    attn_implementation: str = "sdpa"
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         _check(
             self.min_pixels <= self.max_pixels,
             f"backbone: min_pixels {self.min_pixels} > max_pixels {self.max_pixels}",
         )
+        _check(self.source in ("tiny", "hub"), f"backbone.source: {self.source!r} is not tiny|hub")
+        _check(
+            self.source != "tiny" or self.pretrain is not None,
+            "backbone.pretrain: a tiny backbone needs its pretraining settings",
+        )
 
     @property
     def image_tokens(self) -> tuple[int, int]:
         """(fewest, most) visual tokens per image: pixels / (28·28) (a 2×2 merge of 14-px patches)."""
         return (self.min_pixels // 784, self.max_pixels // 784)
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainView(_View):
+    """The tiny backbone's pretraining and perception probe (config ``backbone.pretrain``)."""
+
+    warmup_steps: int  # vision warm-up (0 skips it)
+    warmup_lr: float
+    warmup_batch: int
+    warmup_ramp: int  # its linear ramp, then cosine decay to warmup_min_lr_ratio x lr
+    warmup_min_lr_ratio: float
+    caption_steps: int
+    caption_batch: int
+    caption_lr_vision: float  # vision tower + merger
+    caption_lr_text: float  # everything else
+    caption_warmup: int  # linear warm-up, then cosine to caption_min_lr_ratio x lr
+    caption_min_lr_ratio: float
+    image_size: int  # scene side in pixels
+    probe_scenes: int  # held-out scenes the probe describes
+    probe_threshold: float  # per-attribute accuracy below which the study warns
+    probe_batch: int
+    probe_max_new_tokens: int
+    probe_examples: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -707,12 +775,24 @@ class RationalesView(_View):
 
     def __post_init__(self) -> None:
         _check(
-            0 <= self.shard < self.num_shards, f"shard {self.shard} not in [0, {self.num_shards})"
+            0 <= self.shard < self.num_shards,
+            f"shard must be in [0, {self.num_shards}), got {self.shard}",
         )
 
     def owns(self, row: int) -> bool:
         """Whether row ``row`` of the subset is this shard's (row i goes to shard i mod n)."""
         return row % self.num_shards == self.shard
+
+
+@dataclasses.dataclass(frozen=True)
+class RationaleCheckView(_View):
+    """A merge-and-check job (``check_rationales``): one training subset."""
+
+    subset: str
+    fail_on_bad: bool
+    # not config keys: the word limit (None: the prompt file's) and the bad rows listed
+    max_words: int | None = None
+    n_examples: int = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -728,13 +808,17 @@ class DiagnosticsView(_View):
     alpha_lm: float
     alpha_con: float
     temperature: float
-    batch_size: int | None = None  # None: the stage's training default
-    chunk_size: int | None = None
+    # the schema leaves these unset: Figure 4's own batch and whole-batch forwards
+    batch_size: int = 16
+    chunk_size: int = 0
     generation: GenerationView | None = None
 
     def __post_init__(self) -> None:
         variants = ("consistent", "wrong_target", "wrong_query")
-        _check(self.variant in variants, f"variant {self.variant!r} is not one of {variants}")
+        _check(
+            self.variant in variants,
+            f"leakage_curves: unknown variant {self.variant!r}; use one of {list(variants)}",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -749,9 +833,109 @@ class ReportView(_View):
     baseline_run: str | None = None
     rge_run: str | None = None
     benches: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # Figure 4 (not config keys): steps averaged for the note, moving average of the lines
+    window: int = 20
+    smooth: int = 1
 
-    def runs(self) -> tuple[str, ...]:
+    def shown_runs(self) -> tuple[str, ...]:
         """The runs of the rows (each once, in row order), else Table 7's two runs."""
         if self.rows:
             return tuple(dict.fromkeys(run for run, _ in self.rows.values()))
         return tuple(r for r in (self.baseline_run, self.rge_run) if r)
+
+
+@dataclasses.dataclass(frozen=True)
+class PageView(_View):
+    """The HTML report job (``report``): the study, its run registry and tasks, the examples.
+
+    ``runs`` is the registry (its order orders the curves; an entry's optional ``label`` names
+    the run on the page); ``tasks`` maps an eval task to its spec or its meta-task.
+    """
+
+    study: str
+    runs: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    tasks: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    baseline_run: str = "baseline"
+    rge_run: str = "rge"
+    # not config keys: the modes shown beside each other, examples per task, thumbnail side
+    baseline_mode: str = "direct"
+    rge_mode: str = "reasoning"
+    examples_per_task: int = 2
+    thumbnail_px: int = 160
+
+
+# --- the data family ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticView(_View):
+    """The synthetic benchmark job (``make_synthetic``; config ``benchmark.synthetic``)."""
+
+    seed: int
+    train_rows: int  # rows per MMEB-train subset
+    eval_rows: int  # queries per MMEB-eval task
+    num_candidates: int  # candidates per eval query
+    retrieval_images: int  # images per retrieval set
+    image_size: int  # scene side in pixels
+    tasks: tuple[str, ...] | None = None  # not a config key; None: every synthetic task
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchView(_View):
+    """A fetch job: the hub repo, its pinned revision, or the local mirror that stands in."""
+
+    repo_id: str
+    revision: str
+    mirror: str  # "": download from the hub
+
+    @property
+    def hub_revision(self) -> str | None:
+        """The revision to ask the hub for (None: the default branch)."""
+        return self.revision or None
+
+    @property
+    def mirror_dir(self) -> str | None:
+        """The local mirror folder, or None for the hub."""
+        return self.mirror or None
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchTrainView(FetchView):
+    """``fetch_mmeb_train``: one MMEB-train subset."""
+
+    subset: str
+    split: str  # parquet prefix: original | diverse_instruction
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchEvalView(FetchView):
+    """``fetch_mmeb_eval``: one MMEB-eval task."""
+
+    task: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchRetrievalView(FetchView):
+    """``fetch_retrieval``: one Flickr30K/COCO-style set."""
+
+    bench: str
+    captions_per_image: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareView(_View):
+    """``prepare_train``: one MMEB-train subset checked and written as records."""
+
+    subset: str
+    split: str
+    on_bad_row: str  # raise | skip
+    max_rows: int  # -1: all valid rows
+    check_images: bool = True  # not a config key; False: existence only (tests)
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectionView(_View):
+    """``select_cold_start``: the size and seed of the cold-start sample."""
+
+    size: int
+    seed: int

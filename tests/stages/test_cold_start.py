@@ -14,8 +14,8 @@ from rge.data.mmeb import write_train_records
 from rge.io import write_json, write_jsonl
 from rge.model.factory import save_pretrained
 from rge.stages import cold_start, train_run
-from tests.unit.rge_train_helpers import rationale_rows
-from tests.unit.train_fakes import scene_pairs
+from tests.fixtures.rge_train_helpers import rationale_rows
+from tests.fixtures.train_fakes import scene_pairs
 
 PIX = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
 

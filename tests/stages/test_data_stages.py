@@ -19,16 +19,21 @@ from rge.stages import (
     prepare_train,
     select_cold_start,
 )
-from tests.unit.mirror_fixture import build_mirror
+from tests.fixtures.mirror_fixture import build_mirror
+from tests.fixtures.slices import stage_cfg
 
-SYN_CFG = {
-    "seed": 1,
-    "train_rows": 10,
-    "eval_rows": 4,
-    "num_candidates": 5,
-    "retrieval_images": 6,
-    "image_size": 64,
-}
+SYN_CFG = stage_cfg(
+    "make_synthetic",
+    seed=1, train_rows=10, eval_rows=4, num_candidates=5, retrieval_images=6, image_size=64,
+)  # fmt: skip
+
+
+def _train_cfg(subset: str, mirror: str, **over) -> dict:
+    return stage_cfg("fetch_mmeb_train", {"subset": subset}, mirror=mirror, **over)
+
+
+def _prep_cfg(subset: str, **over) -> dict:
+    return stage_cfg("prepare_train", {"subset": subset}, **over)
 
 
 def _args(cfg: dict, inputs: dict | None = None, outputs: dict | None = None, log=None) -> list:
@@ -57,12 +62,7 @@ def test_make_synthetic(syn, tmp_path):
 
 def _fetch_train(syn, tmp_path, subset, log=None):
     out = tmp_path / "fetch_mmeb_train" / subset
-    cfg = {
-        "repo_id": "TIGER-Lab/MMEB-train",
-        "revision": "",
-        "mirror": str(syn / "MMEB-train"),
-        "subset": subset,
-    }
+    cfg = _train_cfg(subset, str(syn / "MMEB-train"), revision="")
     fetch_mmeb_train.main(_args(cfg, outputs={"out": out}, log=log))
     return out
 
@@ -73,9 +73,7 @@ def test_fetch_train_and_prepare(syn, tmp_path):
     assert "SynColorQA" in log.read_text()
     records, report = tmp_path / "prep" / "SynColorQA.jsonl", tmp_path / "prep" / "SynColorQA.json"
     prepare_train.main(
-        _args(
-            {"subset": "SynColorQA"}, {"fetched": fetched}, {"records": records, "report": report}
-        )
+        _args(_prep_cfg("SynColorQA"), {"fetched": fetched}, {"records": records, "report": report})
     )
     rep = read_json(report)
     assert (rep["rows_read"], rep["kept"], rep["skipped"], rep["written"]) == (10, 10, 0, 10)
@@ -85,7 +83,7 @@ def test_fetch_train_and_prepare(syn, tmp_path):
 def test_prepare_max_rows(syn, tmp_path):
     fetched = _fetch_train(syn, tmp_path, "SynGround")
     out = {"records": tmp_path / "r.jsonl", "report": tmp_path / "r.json"}
-    prepare_train.main(_args({"subset": "SynGround", "max_rows": 3}, {"fetched": fetched}, out))
+    prepare_train.main(_args(_prep_cfg("SynGround", max_rows=3), {"fetched": fetched}, out))
     assert [p.key for p in read_train_records(out["records"])] == [
         f"SynGround/{i}" for i in range(3)
     ]
@@ -93,12 +91,9 @@ def test_prepare_max_rows(syn, tmp_path):
 
 def test_fetch_eval(syn, tmp_path):
     out = tmp_path / "fetch_mmeb_eval" / "SynCIRR"
-    cfg = {
-        "repo_id": "TIGER-Lab/MMEB-eval",
-        "revision": "",
-        "mirror": str(syn / "MMEB-eval"),
-        "task": "SynCIRR",
-    }
+    cfg = stage_cfg(
+        "fetch_mmeb_eval", {"task": "SynCIRR"}, revision="", mirror=str(syn / "MMEB-eval")
+    )
     fetch_mmeb_eval.main(_args(cfg, outputs={"out": out}))
     rows = load_eval_rows(out, "SynCIRR").records
     assert len(rows) == 4 and all(len(r.candidates) == 5 for r in rows)
@@ -109,12 +104,10 @@ def test_fetch_eval(syn, tmp_path):
 @pytest.mark.parametrize("bench", ["SynFlickr", "SynCOCO"])
 def test_fetch_retrieval(syn, tmp_path, bench):
     out = tmp_path / "fetch_retrieval" / bench
-    cfg = {
-        "repo_id": "royokong/flickr30k_test",
-        "revision": "",
-        "mirror": str(syn / "retrieval" / bench),
-        "bench": bench,
-    }
+    cfg = stage_cfg(
+        "fetch_retrieval", {"bench": bench},
+        repo_id="royokong/flickr30k_test", revision="", mirror=str(syn / "retrieval" / bench),
+    )  # fmt: skip
     fetch_retrieval.main(_args(cfg, outputs={"out": out}))
     rs = load_retrieval_set(out)
     assert (rs.name, len(rs.images), len(rs.captions)) == (bench, 6, 30)
@@ -129,12 +122,7 @@ def test_fetch_from_hub_uses_same_code(syn, tmp_path, monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
     out = tmp_path / "hub" / "SynObjects"
-    cfg = {
-        "repo_id": "TIGER-Lab/MMEB-train",
-        "revision": "v1",
-        "mirror": "",
-        "subset": "SynObjects",
-    }
+    cfg = _train_cfg("SynObjects", "", revision="v1")
     fetch_mmeb_train.main(_args(cfg, outputs={"out": out}))
     assert seen["revision"] == "v1" and seen["allow_patterns"][1] == "images_zip/SynObjects.zip"
     assert len(load_train_pairs(out, "SynObjects").records) == 10
@@ -143,16 +131,14 @@ def test_fetch_from_hub_uses_same_code(syn, tmp_path, monkeypatch):
 def test_prepare_skip_and_raise_on_fixture_mirror(tmp_path):
     mirror = build_mirror(tmp_path / "mirror")
     fetched = tmp_path / "fetched"
-    cfg = {"repo_id": "x", "revision": "", "mirror": str(mirror.train), "subset": "TinyCls"}
+    cfg = _train_cfg("TinyCls", str(mirror.train), repo_id="x", revision="")
     fetch_mmeb_train.main(_args(cfg, outputs={"out": fetched}))
     (fetched / "images/TinyCls/Train/gray.png").write_bytes(b"corrupt")
     out = {"records": tmp_path / "p.jsonl", "report": tmp_path / "p.json"}
     with pytest.raises(DataError, match="row 1, column 'qry_image_path'"):
-        prepare_train.main(_args({"subset": "TinyCls"}, {"fetched": fetched}, out))
+        prepare_train.main(_args(_prep_cfg("TinyCls"), {"fetched": fetched}, out))
     assert not out["records"].exists()
-    prepare_train.main(
-        _args({"subset": "TinyCls", "on_bad_row": "skip"}, {"fetched": fetched}, out)
-    )
+    prepare_train.main(_args(_prep_cfg("TinyCls", on_bad_row="skip"), {"fetched": fetched}, out))
     rep = read_json(out["report"])
     assert (rep["rows_read"], rep["kept"], rep["skipped"]) == (4, 3, 1)
     assert rep["skipped_rows"][0]["row"] == 1 and "cannot read" in rep["skipped_rows"][0]["reason"]
@@ -170,7 +156,7 @@ def test_select_cold_start(syn, tmp_path):
         rec = tmp_path / "prep" / f"{subset}.jsonl"
         prepare_train.main(
             _args(
-                {"subset": subset},
+                _prep_cfg(subset),
                 {"fetched": fetched},
                 {"records": rec, "report": tmp_path / "prep" / f"{subset}.json"},
             )
@@ -178,7 +164,11 @@ def test_select_cold_start(syn, tmp_path):
         records.append(rec)
     sel_path = tmp_path / "cold_start.json"
     select_cold_start.main(
-        _args({"size": 14, "seed": 0}, {"records": records}, {"selection": sel_path})
+        _args(
+            stage_cfg("select_cold_start", size=14, seed=0),
+            {"records": records},
+            {"selection": sel_path},
+        )
     )
     sel = read_json(sel_path)
     assert sel["size"] == 14 and len(set(sel["keys"])) == 14
@@ -188,11 +178,19 @@ def test_select_cold_start(syn, tmp_path):
         assert sum(k.startswith(f"{subset}/") for k in sel["keys"]) == n
     again = tmp_path / "again.json"
     select_cold_start.main(
-        _args({"size": 14, "seed": 0}, {"records": records}, {"selection": again})
+        _args(
+            stage_cfg("select_cold_start", size=14, seed=0),
+            {"records": records},
+            {"selection": again},
+        )
     )
     assert again.read_bytes() == sel_path.read_bytes()
     other = tmp_path / "other.json"
     select_cold_start.main(
-        _args({"size": 14, "seed": 5}, {"records": records}, {"selection": other})
+        _args(
+            stage_cfg("select_cold_start", size=14, seed=5),
+            {"records": records},
+            {"selection": other},
+        )
     )
     assert read_json(other)["keys"] != sel["keys"]

@@ -14,14 +14,19 @@ from rge.data.records import Item
 from rge.io import write_jsonl
 from rge.model.factory import save_pretrained
 from rge.stages import figure4, leakage_curves
-from tests.unit.rge_train_helpers import rationale_rows
-from tests.unit.tiny_model import small_model
-from tests.unit.train_fakes import scene_pairs
+from tests.fixtures.rge_train_helpers import rationale_rows
+from tests.fixtures.slices import stage_cfg
+from tests.fixtures.tiny_model import small_model
+from tests.fixtures.train_fakes import scene_pairs
 
 VARIANTS = ("consistent", "wrong_target", "wrong_query")
+# the smoke config's slice, smaller and shorter (threads and the progress bar are the job's)
 CFG = {"min_pixels": 56 * 56, "max_pixels": 56 * 56, "steps": 3, "batch_size": 4, "lr": 2e-3,
-       "alpha_lm": 1, "alpha_con": 10, "temperature": 0.05, "seed": 3, "threads": 1,
-       "progress": False, "final_window": 2}  # fmt: skip
+       "alpha_lm": 1, "alpha_con": 10, "temperature": 0.05, "seed": 3}  # fmt: skip
+
+
+def _leakage_cfg(variant: str) -> dict:
+    return stage_cfg("leakage_curves", {"variant": variant}, **CFG)
 
 
 pytestmark = pytest.mark.usefixtures("restore_threads")
@@ -47,7 +52,7 @@ def runs(tmp_path_factory) -> dict:
     out = {}
     for v in VARIANTS:
         d = root / "leakage_curves" / v
-        argv = ["--cfg", json.dumps({**CFG, "variant": v}), *ins,
+        argv = ["--cfg", json.dumps(_leakage_cfg(v)), *ins,
                 f"--output=train_log={d / 'train_log.jsonl'}",
                 f"--output=summary={d / 'summary.json'}"]  # fmt: skip
         summary = leakage_curves.main(argv)
@@ -85,7 +90,7 @@ def test_perturbations_change_what_the_first_step_sees(runs):
 
 
 def test_unknown_variant_is_refused(runs, tmp_path):
-    argv = ["--cfg", json.dumps({**CFG, "variant": "shuffled"}),
+    argv = ["--cfg", json.dumps({**_leakage_cfg("consistent"), "variant": "shuffled"}),
             f"--input=model={runs['root'] / 'cold_start'}",
             f"--input=train={runs['root'] / 'left.jsonl'}",
             f"--input=rationales={runs['root'] / 'left.rat.jsonl'}",
@@ -96,7 +101,7 @@ def test_unknown_variant_is_refused(runs, tmp_path):
 
 
 def _figure_argv(runs: dict, out: Path, order=VARIANTS, **cfg) -> list[str]:
-    argv = ["--cfg", json.dumps({"study": "embedded", "window": 2, "smooth": 2, **cfg})]
+    argv = ["--cfg", json.dumps(stage_cfg("figure4", study="embedded", window=2, smooth=2, **cfg))]
     for v in order:
         d = runs["runs"][v]["dir"]
         argv += [

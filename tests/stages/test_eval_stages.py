@@ -19,7 +19,8 @@ from rge.data.mmeb import write_eval_parquet
 from rge.data.records import RetrievalSet
 from rge.io import read_json, read_jsonl, write_json
 from rge.stages import embed_eval, score_mmeb, score_retrieval, table2, table15
-from tests.unit.eval_fakes import COLOURS, WordEncoder
+from tests.fixtures.eval_fakes import COLOURS, WordEncoder
+from tests.fixtures.slices import stage_cfg
 
 PAPER = Path(__file__).resolve().parents[2] / "config" / "paper_numbers"
 
@@ -124,7 +125,7 @@ def test_embed_eval_disk_cache_reused_by_rerun(tmp_path):
 
 
 def test_embed_eval_with_injected_rows(tmp_path):
-    from tests.unit.eval_fakes import colour_rows
+    from tests.fixtures.eval_fakes import colour_rows
 
     def loader(data_dir, task, cfg):
         return colour_rows(task)
@@ -225,7 +226,8 @@ def test_chain_embed_score_tables(tmp_path):
     score_mmeb.main(mmeb_args(paths, summary, registry=registry))
     outs = {k: tmp_path / "tables" / f"t2.{k}" for k in ("md", "csv", "tex")}
     table2.main([
-        "--cfg", json.dumps({"study": "embedded", "pairs": {"r1 (direct)": "RGE (Qwen2.5VL-3B)"}}),
+        "--cfg", json.dumps(stage_cfg("table2", study="embedded",
+                                      pairs={"r1 (direct)": "RGE (Qwen2.5VL-3B)"})),
         "--input", f"summary={summary}",
         "--input", f"paper={PAPER / 'table02_mmeb_main.csv'}",
         "--input", f"paper_tasks={PAPER / 'table15_mmeb_per_dataset.csv'}",
@@ -241,7 +243,8 @@ def test_chain_embed_score_tables(tmp_path):
 
     outs15 = {k: tmp_path / "tables" / f"t15.{k}" for k in ("md", "csv", "tex")}
     table15.main([
-        "--cfg", json.dumps({"study": "embedded", "paper_columns": ["RGE (Qwen2.5-VL-3B)"]}),
+        "--cfg", json.dumps(stage_cfg("table15", study="embedded",
+                                      paper_columns=["RGE (Qwen2.5-VL-3B)"])),
         "--input", f"summary={summary}",
         "--input", f"paper_tasks={PAPER / 'table15_mmeb_per_dataset.csv'}",
         "--input", f"paper_summary={PAPER / 'table15_mmeb_summary.csv'}",
@@ -278,7 +281,7 @@ class FakeReasoningEncoders(FakeEncoders):
     """Direct mode: the WordEncoder; reasoning mode: a ReasoningEncoder that records its calls."""
 
     def __init__(self) -> None:
-        from tests.unit.reasoning_helpers import reasoning_word_encoder
+        from tests.fixtures.reasoning_helpers import reasoning_word_encoder
 
         super().__init__()
         self.reasoning_calls: list = []

@@ -11,6 +11,7 @@ import pytest
 
 from rge.io import write_json
 from rge.stages import table1, table3, table4, table6, table7
+from tests.fixtures.slices import stage_cfg
 
 PAPER = Path(__file__).resolve().parents[2] / "config" / "paper_numbers"
 META = {"classification": 0.5, "vqa": 0.25, "retrieval": 0.125, "grounding": 0.75}
@@ -55,11 +56,11 @@ def _runs(files, *keys) -> list[tuple[str, Path]]:
 
 
 def test_table1_stage(files, tmp_path):
-    cfg = {"study": "embedded",
-           "rows": {"q->t": ["a", "direct"], "(q;r_oracle)->t": ["c", "direct"],
-                    "(q;r_self)->t": ["b", "reasoning"]},
-           "columns": {"SynNews_t2i": "VisualNews_t2i", "SynNews_i2t": "VisualNews_i2t",
-                       "SynCOCO_t2i": "MSCOCO_t2i", "SynCOCO_i2t": "MSCOCO_i2t"}}  # fmt: skip
+    cfg = stage_cfg("table1", study="embedded",
+           rows={"q->t": ["a", "direct"], "(q;r_oracle)->t": ["c", "direct"],
+                 "(q;r_self)->t": ["b", "reasoning"]},
+           columns={"SynNews_t2i": "VisualNews_t2i", "SynNews_i2t": "VisualNews_i2t",
+                    "SynCOCO_t2i": "MSCOCO_t2i", "SynCOCO_i2t": "MSCOCO_i2t"})  # fmt: skip
     ins = _runs(files, "a-direct", "c-direct", "b-reasoning", "train-a", "train-b", "train-c")
     result = table1.main(_argv(cfg, ins, tmp_path, "table01_leakage_small.csv"))
     rows = _csv(tmp_path)
@@ -87,7 +88,8 @@ def test_table1_stage(files, tmp_path):
 def test_meta_task_table_stages(stage, paper, rows, paper_row, files, tmp_path):
     keys = [f"{run}-{mode}" for run, mode in rows.values()]
     keys += [f"train-{run}" for run in dict.fromkeys(r for r, _ in rows.values())]
-    stage.main(_argv({"study": "smoke", "rows": rows}, _runs(files, *keys), tmp_path, paper))
+    cfg = stage_cfg(stage.__name__.rpartition(".")[2], study="smoke", rows=rows)
+    stage.main(_argv(cfg, _runs(files, *keys), tmp_path, paper))
     out = _csv(tmp_path)
     first_label = next(iter(rows))
     assert list(out[0].values()) == ["ours", first_label, f"{rows[first_label][0]} "
@@ -98,7 +100,7 @@ def test_meta_task_table_stages(stage, paper, rows, paper_row, files, tmp_path):
 
 
 def test_meta_table_stage_without_a_runs_training_summary_names_it(files, tmp_path):
-    argv = _argv({"study": "e", "rows": {"q->t": ["a", "direct"]}}, _runs(files, "a-direct",
+    argv = _argv(stage_cfg("table4", study="e", rows={"q->t": ["a", "direct"]}), _runs(files, "a-direct",
                  "train-b"), tmp_path, "table04_contrastive_pair.csv")  # fmt: skip
     with pytest.raises(KeyError, match="training summary"):
         table4.main(argv)
@@ -121,7 +123,7 @@ def test_table7_stage(tmp_path, files):
         write_json(path, {"final_con": 1.0, "ln_batch": math.log(8), "ln_candidates": 3.0})
         ins.append(("train_summary", path))
     ins.append(("probe", files["probe"]))
-    cfg = {"study": "embedded", "benches": {"SynFlickr": "flickr", "SynCOCO": "coco"}}
+    cfg = stage_cfg("table7", study="embedded", benches={"SynFlickr": "flickr", "SynCOCO": "coco"})
     table7.main(_argv(cfg, ins, tmp_path, "table07_flickr_coco.csv"))
     rows = _csv(tmp_path)
     assert list(rows[0].values())[:8] == ["ours", "Baseline", "no", "no", "20.0", "45.0", "70.0",

@@ -9,7 +9,8 @@ import pytest
 from rge.io import read_json
 from rge.model.factory import emb_token_id, load_pretrained, save_pretrained
 from rge.stages.pretrain_backbone import main
-from tests.unit.tiny_model import MAX_PIXELS, MIN_PIXELS, SMALL_SPEC, small_model
+from tests.fixtures.slices import stage_cfg
+from tests.fixtures.tiny_model import MAX_PIXELS, MIN_PIXELS, SMALL_SPEC, small_model
 
 SMOKE_PRETRAIN = {
     "warmup_steps": 4,
@@ -28,6 +29,8 @@ SMOKE_PRETRAIN = {
 
 
 def _cfg(**over):
+    """The smoke config's backbone slice with a smaller model and fewer steps."""
+    smoke = stage_cfg("pretrain_backbone")
     cfg = {
         "source": "tiny",
         "seed": 0,
@@ -35,9 +38,9 @@ def _cfg(**over):
         "max_pixels": MAX_PIXELS,
         "threads": 2,
         "tiny": SMALL_SPEC,
-        "pretrain": SMOKE_PRETRAIN,
+        "pretrain": {**smoke["pretrain"], **SMOKE_PRETRAIN},
     }
-    return {**cfg, **over}
+    return {**smoke, **cfg, **over}
 
 
 def _run(tmp_path, cfg, name="out"):
@@ -90,14 +93,15 @@ def test_hub_branch_on_a_local_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model, proc = small_model(seed=9)
     save_pretrained(model, proc, tmp_path / "ckpt")
-    cfg = {
-        "source": "hub",
-        "name": str(tmp_path / "ckpt"),
-        "revision": "none",
-        "dtype": "float32",
-        "min_pixels": MIN_PIXELS,
-        "max_pixels": MAX_PIXELS,
-    }
+    cfg = stage_cfg(
+        "pretrain_backbone",
+        source="hub",
+        name=str(tmp_path / "ckpt"),
+        revision="none",
+        dtype="float32",
+        min_pixels=MIN_PIXELS,
+        max_pixels=MAX_PIXELS,
+    )
     out = _run(tmp_path, cfg)
     report = read_json(out / "report.json")
     assert report["source"] == "hub" and report["probe"] is None and report["passed"] is None

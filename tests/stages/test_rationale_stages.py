@@ -13,7 +13,8 @@ from rge.rationale.prompts import load_prompts
 from rge.rationale.scene import SceneBackend
 from rge.rationale.store import FIELDS, read_rationales
 from rge.stages import check_rationales, oracle_rationales
-from tests.unit.tiny_model import MAX_PIXELS, MIN_PIXELS, small_model
+from tests.fixtures.slices import stage_cfg
+from tests.fixtures.tiny_model import MAX_PIXELS, MIN_PIXELS, small_model
 
 PROMPTS = Path(__file__).resolve().parents[2] / "config" / "prompts" / "oracle.yaml"
 SUBSETS = ["SynColorQA", "SynGround"]
@@ -54,7 +55,10 @@ def data(tmp_path_factory):
 
 
 def _oracle(data, out, subset="SynColorQA", shard=0, num_shards=1, **cfg):
-    cfg = {"subset": subset, "shard": shard, "num_shards": num_shards, "backend": "scene", **cfg}
+    wildcards = {"subset": subset, "shard": str(shard)}
+    cfg = stage_cfg(
+        "oracle_rationales", wildcards, **{"num_shards": num_shards, "backend": "scene", **cfg}
+    )
     inputs = {"records": data["records"][subset], "prompts": PROMPTS, "scenes": data["scenes"]}
     return oracle_rationales.main(_args(cfg, inputs, {"rationales": out}))
 
@@ -62,7 +66,8 @@ def _oracle(data, out, subset="SynColorQA", shard=0, num_shards=1, **cfg):
 def _check(data, shards, tmp_path, subset="SynColorQA", **cfg):
     inputs = {"records": data["records"][subset], "shards": shards, "prompts": PROMPTS}
     outputs = {"rationales": tmp_path / "merged.jsonl", "report": tmp_path / "report.json"}
-    return check_rationales.main(_args({"subset": subset, **cfg}, inputs, outputs))
+    cfg = stage_cfg("check_rationales", {"subset": subset}, **cfg)
+    return check_rationales.main(_args(cfg, inputs, outputs))
 
 
 def test_sharded_scene_rationales_merge_into_one_row_per_record(data, tmp_path):
@@ -189,20 +194,20 @@ def test_bad_rationales_are_counted_kept_and_optionally_fatal(data, tmp_path):
 def test_hf_backend_through_the_stage(data, tmp_path):
     model, processor = small_model(seed=1)
     save_pretrained(model, processor, tmp_path / "model")
-    cfg = {
-        "subset": "SynGround",
-        "backend": "hf",
-        "num_shards": 4,
-        "shard": 1,
-        "batch_size": 3,
-        "settings": {
+    cfg = stage_cfg(
+        "oracle_rationales",
+        {"subset": "SynGround", "shard": "1"},
+        backend="hf",
+        num_shards=4,
+        batch_size=3,
+        settings={
             "min_pixels": MIN_PIXELS,
             "max_pixels": MAX_PIXELS,
             "max_new_tokens": 4,
             "gen_batch_size": 2,
             "model_id": "tiny-oracle",
         },
-    }
+    )
     inputs = {
         "records": data["records"]["SynGround"],
         "prompts": PROMPTS,

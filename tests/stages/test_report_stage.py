@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import pytest
 
 from rge.io import read_json, read_jsonl
 from rge.stages import report
-from tests.stages.report_fakes import TASKS, report_argv, write_data_tree
+from tests.fixtures.report_fakes import TASKS, report_argv, write_data_tree
+from tests.fixtures.slices import stage_cfg
 
-CFG = (
-    '{"study": "fake", "runs": {"baseline": {"label": "Base"}, "rge": {"label": "RGE-self"}},'
-    ' "tasks": {"SynA": {"meta_task": "classification", "split": "IND"}, "SynB": "vqa"},'
-    ' "examples_per_task": 2, "thumbnail_px": 32}'
+# the smoke config's report slice over the fake tree's study, runs (labelled) and tasks
+CFG = json.dumps(
+    stage_cfg(
+        "report",
+        study="fake",
+        runs={"baseline": {"label": "Base"}, "rge": {"label": "RGE-self"}},
+        tasks={"SynA": {"meta_task": "classification", "split": "IND"}, "SynB": "vqa"},
+        examples_per_task=2,
+        thumbnail_px=32,
+    )
 )
+# the same slice without runs or tasks: every run ordered by name, every task from its score
+BARE = json.dumps(stage_cfg("report", study="fake", runs={}, tasks={}))
 
 
 @pytest.fixture(scope="module")
@@ -115,18 +125,17 @@ def test_embed_eval_folders_give_the_same_page(built, tmp_path):
 def test_missing_optional_inputs_are_left_out(tmp_path):
     write_data_tree(tmp_path)
     out = tmp_path / "r.html"
-    result = report.main(
-        ["--cfg", '{"study": "fake"}', *report_argv(tmp_path, out, optional=False)]
-    )
+    result = report.main(["--cfg", BARE, *report_argv(tmp_path, out, optional=False)])
     assert result["left_out"] == ["Figure 4", "Rationale statistics", "Examples"]
     html = out.read_text()
     assert "Left out (no input): Figure 4, Rationale statistics, Examples" in html
     assert "Table 9: fake table" in html and "no probe given" in html
-    empty = report.main(["--cfg", '{"study": "fake"}', "--output", f"report={tmp_path / 'e.html'}"])
+    empty = report.main(["--cfg", BARE, "--output", f"report={tmp_path / 'e.html'}"])
     assert empty["sections"] == [] and (tmp_path / "e.html").is_file()
 
 
 def test_config_without_study_raises(tmp_path):
     with pytest.raises(KeyError, match="study"):
-        report.main(["--cfg", "{}", "--output", f"report={tmp_path / 'x.html'}"])
+        no_study = {k: v for k, v in stage_cfg("report").items() if k != "study"}
+        report.main(["--cfg", json.dumps(no_study), "--output", f"report={tmp_path / 'x.html'}"])
     assert not (tmp_path / "x.html").exists()

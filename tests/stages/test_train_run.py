@@ -16,7 +16,7 @@ from rge.model.factory import load_pretrained, save_pretrained
 from rge.stages import train_run
 from rge.train.objectives import BaselineObjective
 from rge.train.run import work_dir_for
-from tests.unit.train_fakes import scene_pairs
+from tests.fixtures.train_fakes import scene_pairs
 
 PIX = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
 
@@ -122,7 +122,7 @@ def test_missing_pixels_key_is_named(setup, tmp_path):
 def rationale_files(setup) -> list[Path]:
     from rge.data.mmeb import read_train_records
     from rge.io import write_jsonl
-    from tests.unit.rge_train_helpers import rationale_rows
+    from tests.fixtures.rge_train_helpers import rationale_rows
 
     out = []
     for f in setup["files"]:

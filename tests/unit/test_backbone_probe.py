@@ -10,7 +10,7 @@ import torch
 from rge.backbone import probe
 from rge.data.records import Item
 from rge.data.scenes import ATTRIBUTES, describe_scene, sample_scene
-from tests.unit.tiny_model import scene_items, small_model
+from tests.fixtures.tiny_model import scene_items, small_model
 
 
 def _fake_generate(transform):

@@ -11,7 +11,7 @@ import torch
 from rge.backbone.caption import caption_pretrain, param_groups
 from rge.backbone.common import scene_images, warmup_cosine
 from rge.backbone.warmup import side_means, vision_warmup
-from tests.unit.tiny_model import small_model
+from tests.fixtures.tiny_model import small_model
 
 
 def test_warmup_cosine_shape():

@@ -345,16 +345,81 @@ def test_backbone_rationales_diagnostics_and_report_views(embedded):
     )
     assert (fig.steps, fig.batch_size, fig.alpha_con) == (60, 16, 10)
     table = C.ReportView.from_slice(C.slice_for(embedded, "table6", {}))
-    assert table.runs() == ("baseline", "rge")
+    assert table.shown_runs() == ("baseline", "rge")
     table7 = C.ReportView.from_slice(C.slice_for(embedded, "table7", {}))
-    assert table7.runs() == ("baseline", "rge") and table7.benches["SynFlickr"] == "flickr"
+    assert table7.shown_runs() == ("baseline", "rge") and table7.benches["SynFlickr"] == "flickr"
 
 
 def test_views_reject_bad_slices(embedded):
     with pytest.raises(C.ConfigError, match="slice lacks key"):
         C.DiagnosticsView.from_slice({"variant": "consistent"})
     good = C.slice_for(embedded, "oracle_rationales", {"subset": "SynObjects", "shard": "0"})
-    with pytest.raises(C.ConfigError, match=r"shard 1 not in \[0, 1\)"):
+    with pytest.raises(C.ConfigError, match=r"shard must be in \[0, 1\), got 1"):
         C.RationalesView.from_slice({**good, "shard": 1})
     with pytest.raises(C.ConfigError, match="generation.sync_every: 0 < 1"):
         C.GenerationView.from_slice({**embedded["generation"], "sync_every": 0})
+
+
+def test_data_views_read_the_schemas_defaults(embedded):
+    syn = C.SyntheticView.from_slice(C.slice_for(embedded, "make_synthetic", {}))
+    assert (syn.image_size, syn.tasks) == (112, None)  # schema default; every task
+    train = C.FetchTrainView.from_slice(
+        C.slice_for(embedded, "fetch_mmeb_train", {"subset": "SynObjects"})
+    )
+    assert (train.split, train.hub_revision) == ("original", "main")
+    assert train.mirror_dir == "data/embedded/make_synthetic/MMEB-train"
+    bench = C.FetchRetrievalView.from_slice(
+        C.slice_for(embedded, "fetch_retrieval", {"bench": "SynCOCO"})
+    )
+    assert (bench.captions_per_image, bench.repo_id) == (5, "synthetic")
+    prep = C.PrepareView.from_slice(C.slice_for(embedded, "prepare_train", {"subset": "SynGround"}))
+    assert (prep.on_bad_row, prep.max_rows, prep.check_images) == ("raise", -1, True)
+    pick = C.SelectionView.from_slice(C.slice_for(embedded, "select_cold_start", {}))
+    assert (pick.size, pick.seed) == (embedded["cold_start"]["size"], 0)
+
+
+def test_pretrain_view_round_trips_to_its_slice(embedded, schema):
+    cfg = C.slice_for(embedded, "pretrain_backbone", {})
+    view = C.BackboneView.from_slice(cfg)
+    assert (view.pretrain.warmup_ramp, view.pretrain.probe_batch) == (30, 64)  # schema defaults
+    # the report writes the pretraining settings back: exactly the slice's
+    assert view.pretrain.as_dict() == cfg["pretrain"] and view.as_dict()["tiny"] == cfg["tiny"]
+    hub = C.validate(C.load_yaml(ROOT / "config/paper.yaml"), schema)
+    paper = C.BackboneView.from_slice(C.slice_for(hub, "pretrain_backbone", {}))
+    assert (paper.source, paper.pretrain, paper.attn_implementation) == ("hub", None, "sdpa")
+    with pytest.raises(C.ConfigError, match="backbone.pretrain: a tiny backbone needs"):
+        C.BackboneView.from_slice({k: v for k, v in cfg.items() if k != "pretrain"})
+    with pytest.raises(C.ConfigError, match="backbone.source: 'cloud'"):
+        C.BackboneView.from_slice({**cfg, "source": "cloud"})
+
+
+def test_a_missing_key_is_a_key_error_naming_it(embedded):
+    cfg = C.slice_for(embedded, "check_rationales", {"subset": "SynObjects"})
+    assert C.RationaleCheckView.from_slice(cfg).fail_on_bad is False
+    with pytest.raises(KeyError) as caught:
+        C.RationaleCheckView.from_slice({"subset": "SynObjects"})
+    assert isinstance(caught.value, C.ConfigError)
+    assert str(caught.value) == (
+        "RationaleCheckView: slice lacks key(s) ['fail_on_bad']; has ['subset']"
+    )
+
+
+def test_views_thaw_back_to_json(embedded):
+    cfg = C.slice_for(embedded, "leakage_curves", {"variant": "consistent"})
+    view = C.DiagnosticsView.from_slice(cfg)
+    assert (view.chunk_size, view.as_dict()["generation"]) == (0, embedded["generation"])
+    shard = C.slice_for(embedded, "oracle_rationales", {"subset": "SynObjects", "shard": "0"})
+    settings = {"stop": ["</s>"], "mm_processor_kwargs": {"sizes": [1, 2]}}
+    frozen = C.RationalesView.from_slice({**shard, "settings": settings})
+    assert frozen.settings["stop"] == ("</s>",)  # immutable in the view
+    assert C.thaw(frozen.settings) == settings  # plain lists and dicts for the backend
+    with pytest.raises(C.ConfigError, match="unknown variant 'shuffled'"):
+        C.DiagnosticsView.from_slice({**cfg, "variant": "shuffled"})
+
+
+def test_page_and_figure_views(embedded):
+    page = C.PageView.from_slice(C.slice_for(embedded, "report", {}))
+    assert list(page.runs) == list(embedded["runs"]) and page.tasks["SynGround"]["split"] == "IND"
+    assert (page.rge_run, page.rge_mode, page.examples_per_task) == ("rge", "reasoning", 2)
+    fig = C.ReportView.from_slice(C.slice_for(embedded, "figure4", {}))
+    assert (fig.study, fig.window, fig.smooth) == ("embedded", 20, 1)

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from rge.data.mmeb import DataError, load_eval_rows, load_train_pairs
-from tests.unit.mirror_fixture import TOKEN, image_bytes, write_raw_eval, write_raw_train
+from tests.fixtures.mirror_fixture import TOKEN, image_bytes, write_raw_eval, write_raw_train
 
 
 def _half_jpeg() -> bytes:

@@ -20,7 +20,7 @@ from rge.data.mmeb import (
     write_zip,
 )
 from rge.data.records import Item
-from tests.unit.mirror_fixture import (
+from tests.fixtures.mirror_fixture import (
     EVAL_IMAGES,
     EVAL_ROWS,
     TOKEN,

@@ -8,7 +8,7 @@ import pytest
 
 from rge.data.mmeb import DataError
 from rge.data.retrieval import fetch_retrieval, load_retrieval_set, write_retrieval_repo
-from tests.unit.mirror_fixture import image_bytes
+from tests.fixtures.mirror_fixture import image_bytes
 
 JPG = image_bytes("RGB", (40, 30), "JPEG")
 PNG = image_bytes("L", (20, 20))

@@ -14,9 +14,9 @@ import torch
 from rge.train import distributed
 from rge.train.loop import LoopSettings, train
 from rge.train.objectives import RgeObjective
-from tests.unit.rge_train_helpers import fixed_generator, oracle_for
-from tests.unit.tiny_model import small_model
-from tests.unit.train_fakes import scene_pairs
+from tests.fixtures.rge_train_helpers import fixed_generator, oracle_for
+from tests.fixtures.tiny_model import small_model
+from tests.fixtures.train_fakes import scene_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 

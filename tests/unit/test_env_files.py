@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from tests.unit.test_env_pins import ROOT, conda_pip_pins, pyproject_pins
+from tests.fixtures.env_pins import ROOT, conda_pip_pins, pyproject_pins
 
 ENVS = ROOT / "workflow/envs"
 

@@ -1,38 +1,10 @@
 """environment.yml (conda, cluster) and pyproject.toml (pip, CPU) pin the same versions."""
 
-import re
 import tomllib
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;]+)$")
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _pins(specs: list[str]) -> dict[str, str]:
-    pins = {}
-    for spec in specs:
-        m = PIN.match(spec.strip())
-        if m:
-            pins[_norm(m.group(1))] = m.group(2)
-    return pins
-
-
-def pyproject_pins() -> tuple[dict[str, str], dict[str, str]]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extras = [s for group in project["optional-dependencies"].values() for s in group]
-    return _pins(project["dependencies"]), _pins(extras)
-
-
-def conda_pip_pins(path: Path) -> dict[str, str]:
-    env = yaml.safe_load(path.read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    return _pins(pip)
+from tests.fixtures.env_pins import PIN, ROOT, conda_pip_pins, pyproject_pins
 
 
 def test_every_core_dependency_is_pinned_exactly():

@@ -10,7 +10,7 @@ import pytest
 from rge.data.records import EvalRow, Item
 from rge.evaluate.cache import EmbeddingCache
 from rge.evaluate.mmeb import embed_unique, evaluate_task, normalise
-from tests.unit.eval_fakes import WordEncoder, colour_rows, constant_encoder
+from tests.fixtures.eval_fakes import WordEncoder, colour_rows, constant_encoder
 
 
 def test_evaluate_task_hand_computed():

@@ -9,15 +9,15 @@ import torch.nn.functional as F
 
 from rge.train.gradcache import Encoded, cached_backward, chunked
 from rge.train.objectives import BaselineObjective, LmObjective, RgeObjective
-from tests.unit.rge_train_helpers import (
+from tests.fixtures.rge_train_helpers import (
     fixed_generator,
     max_rel_diff,
     oracle_for,
     step_grads,
     two_rank_grads,
 )
-from tests.unit.tiny_model import small_model
-from tests.unit.train_fakes import scene_pairs
+from tests.fixtures.tiny_model import small_model
+from tests.fixtures.train_fakes import scene_pairs
 
 TOL = 1e-5
 

@@ -7,7 +7,7 @@ import pytest
 from rge.data.records import Item
 from rge.model.chat import IGNORE, build_batch, prompt_text
 from rge.model.factory import emb_token_id
-from tests.unit.tiny_model import scene_items, small_model
+from tests.fixtures.tiny_model import scene_items, small_model
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from rge.data.records import Item
 from rge.model.chat import IGNORE, build_batch
 from rge.model.embed import emb_positions, embed_direct, forward
 from rge.model.factory import emb_token_id
-from tests.unit.tiny_model import scene_items, small_model
+from tests.fixtures.tiny_model import scene_items, small_model
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from rge.backbone.tiny import tokenizer_corpus
 from rge.model import factory
 from rge.model.factory import EMB_TOKEN, emb_token_id, load_pretrained, save_pretrained
 from rge.model.tokenizer import CHAT_TEMPLATE, INSTRUCTION_CORPUS, SPECIAL_TOKENS, train_tokenizer
-from tests.unit.tiny_model import MAX_PIXELS, MIN_PIXELS, SMALL_SPEC, small_model
+from tests.fixtures.tiny_model import MAX_PIXELS, MIN_PIXELS, SMALL_SPEC, small_model
 
 
 def test_tokenizer_covers_scene_words_and_any_text():

@@ -15,7 +15,7 @@ from rge.model.factory import save_pretrained
 from rge.rationale.backend import OracleRequest, RationaleBackend
 from rge.rationale.hf import HFBackend
 from rge.rationale.prompts import load_prompts, render_prompt
-from tests.unit.tiny_model import MAX_PIXELS, MIN_PIXELS, small_model
+from tests.fixtures.tiny_model import MAX_PIXELS, MIN_PIXELS, small_model
 
 PROMPTS = Path(__file__).resolve().parents[2] / "config" / "prompts" / "oracle.yaml"
 

@@ -21,7 +21,7 @@ from rge.model.reasoning import (
     rationale_batch,
     suppressed_ids,
 )
-from tests.unit.reasoning_helpers import CAP, stopping_model
+from tests.fixtures.reasoning_helpers import CAP, stopping_model
 
 ATOL = 1e-4
 MIN_COS = 0.99999

@@ -17,8 +17,8 @@ from rge.evaluate.encoders import (
     side_caches,
 )
 from rge.model.reasoning import Rationale
-from tests.unit.eval_fakes import colour_rows
-from tests.unit.reasoning_helpers import fake_rationale, reasoning_word_encoder
+from tests.fixtures.eval_fakes import colour_rows
+from tests.fixtures.reasoning_helpers import fake_rationale, reasoning_word_encoder
 
 
 def test_reasoning_encoder_generates_each_item_once():
@@ -131,7 +131,7 @@ def test_retrieval_reasoning_entries():
 def test_model_encoders_reasoning_on_saved_model(tmp_path):
     from rge.model.factory import save_pretrained
     from rge.model.reasoning import embed_reasoning
-    from tests.unit.tiny_model import MAX_PIXELS, MIN_PIXELS, small_model
+    from tests.fixtures.tiny_model import MAX_PIXELS, MIN_PIXELS, small_model
 
     model, proc = small_model(seed=4)
     save_pretrained(model, proc, tmp_path / "m")

@@ -17,7 +17,7 @@ from rge.train.checkpoint import (
     save_checkpoint,
 )
 from rge.train.loop import LoopSettings, build_optimizer, train
-from tests.unit.train_fakes import FakeEncoder, fake_objective, text_pairs
+from tests.fixtures.train_fakes import FakeEncoder, fake_objective, text_pairs
 
 
 def _objects():

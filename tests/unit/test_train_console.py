@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rge.train.loop import LoopSettings, train
-from tests.unit.train_fakes import FakeEncoder, fake_objective, text_pairs
+from tests.fixtures.train_fakes import FakeEncoder, fake_objective, text_pairs
 
 
 def test_bar_names_rule_and_run_and_label_change_still_resumes(tmp_path, capsys):

@@ -10,7 +10,7 @@ import pytest
 from rge.backbone.tiny import build_tiny
 from rge.train.loop import LoopSettings, total_steps, train
 from rge.train.objectives import BaselineObjective, StepOutput, make_objective
-from tests.unit.train_fakes import FakeEncoder, fake_objective, scene_pairs, text_pairs
+from tests.fixtures.train_fakes import FakeEncoder, fake_objective, scene_pairs, text_pairs
 
 PIX = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
 

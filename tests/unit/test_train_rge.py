@@ -12,9 +12,9 @@ from rge.model.embed import forward
 from rge.model.reasoning import rationale_batch
 from rge.train.losses import info_nce
 from rge.train.objectives import LmObjective, RgeObjective, make_objective
-from tests.unit.rge_train_helpers import fixed_generator, oracle_for
-from tests.unit.tiny_model import small_model
-from tests.unit.train_fakes import scene_pairs
+from tests.fixtures.rge_train_helpers import fixed_generator, oracle_for
+from tests.fixtures.tiny_model import small_model
+from tests.fixtures.train_fakes import scene_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

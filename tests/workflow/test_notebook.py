@@ -10,7 +10,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbclient import NotebookClient
 
-from tests.stages.report_fakes import write_data_tree
+from tests.fixtures.report_fakes import write_data_tree
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "results.ipynb"
 META = ("classification", "vqa", "retrieval", "grounding")

@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rge.backbone.caption import CAPTION_PROMPT, caption_pretrain
 from rge.backbone.common import set_threads
@@ -20,6 +21,9 @@ from rge.backbone.warmup import vision_warmup
 from rge.data.synthetic import read_sidecar
 from rge.model.factory import load_pretrained, save_pretrained
 
+if TYPE_CHECKING:
+    from rge.config import BackboneView, PretrainView
+
 log = logging.getLogger(__name__)
 
 
@@ -27,13 +31,12 @@ def _revision(value: object) -> str | None:
     return None if value in (None, "", "none", "None") else str(value)
 
 
-def run_hub(cfg: dict, model_dir: Path) -> dict:
+def run_hub(cfg: BackboneView, model_dir: Path) -> dict:
     """Load the hub (or local) checkpoint, add ``<emb>``, save it (paper §4.1's backbone).
 
     Args:
-        cfg: the ``backbone`` slice: ``name``, ``min_pixels``, ``max_pixels`` (required),
-            ``revision`` (null/"none" = default), ``dtype`` (float32), ``attn_implementation``
-            (sdpa).
+        cfg: the backbone view: ``name``, ``revision`` ("none" = default), ``dtype``,
+            ``min_pixels``, ``max_pixels``, ``attn_implementation``.
         model_dir: where the model + processor are saved.
 
     Returns:
@@ -41,22 +44,21 @@ def run_hub(cfg: dict, model_dir: Path) -> dict:
         (no probe is run on a pretrained checkpoint).
 
     Raises:
-        KeyError: a required key is missing.
         OSError: the checkpoint cannot be loaded (offline without a local copy, ...).
     """
     model, processor = load_pretrained(
-        cfg["name"],
-        revision=_revision(cfg.get("revision")),
-        dtype=cfg.get("dtype", "float32"),
-        min_pixels=int(cfg["min_pixels"]),
-        max_pixels=int(cfg["max_pixels"]),
-        attn_implementation=cfg.get("attn_implementation", "sdpa"),
+        cfg.name,
+        revision=_revision(cfg.revision),
+        dtype=cfg.dtype,
+        min_pixels=cfg.min_pixels,
+        max_pixels=cfg.max_pixels,
+        attn_implementation=cfg.attn_implementation,
     )
     save_pretrained(model, processor, model_dir)
     return {
         "source": "hub",
-        "name": cfg["name"],
-        "revision": _revision(cfg.get("revision")),
+        "name": cfg.name,
+        "revision": _revision(cfg.revision),
         "emb_token_id": model.config.emb_token_id,
         "probe": None,
         "passed": None,
@@ -90,55 +92,54 @@ def scene_pools(root: Path | None) -> tuple[list[dict] | None, list[dict] | None
     return pools[0], pools[1]
 
 
-def _pretrain(model, processor, pre: dict, seed: int, pool: list[dict] | None) -> tuple:
+def _pretrain(model, processor, pre: PretrainView, seed: int, pool: list[dict] | None) -> tuple:
     """(1) vision warm-up, then (2) captioning, in place; returns both steps' reports."""
-    size, prompt = int(pre.get("image_size", 112)), pre.get("prompt", CAPTION_PROMPT)
     warm = vision_warmup(
         model,
         processor,
-        steps=int(pre["warmup_steps"]),
-        lr=float(pre["warmup_lr"]),
-        batch_size=int(pre["warmup_batch"]),
+        steps=pre.warmup_steps,
+        lr=float(pre.warmup_lr),
+        batch_size=pre.warmup_batch,
         seed=seed + 1,
-        image_size=size,
-        ramp_steps=int(pre.get("warmup_ramp", 30)),
-        min_lr_ratio=float(pre.get("warmup_min_lr_ratio", 0.05)),
+        image_size=pre.image_size,
+        ramp_steps=pre.warmup_ramp,
+        min_lr_ratio=float(pre.warmup_min_lr_ratio),
         pool=pool,
     )
     cap = caption_pretrain(
         model,
         processor,
-        steps=int(pre["caption_steps"]),
-        lr_vision=float(pre["caption_lr_vision"]),
-        lr_lm=float(pre["caption_lr_text"]),
-        batch_size=int(pre["caption_batch"]),
-        warmup_steps=int(pre.get("caption_warmup", 50)),
-        min_lr_ratio=float(pre.get("caption_min_lr_ratio", 0.1)),
+        steps=pre.caption_steps,
+        lr_vision=float(pre.caption_lr_vision),
+        lr_lm=float(pre.caption_lr_text),
+        batch_size=pre.caption_batch,
+        warmup_steps=pre.caption_warmup,
+        min_lr_ratio=float(pre.caption_min_lr_ratio),
         seed=seed + 2,
-        prompt=prompt,
-        image_size=size,
+        prompt=CAPTION_PROMPT,
+        image_size=pre.image_size,
         pool=pool,
     )
     return warm, cap
 
 
-def _probe(model, processor, pre: dict, seed: int, pool: list[dict] | None) -> dict:
+def _probe(model, processor, pre: PretrainView, seed: int, pool: list[dict] | None) -> dict:
     """(3) the perception probe: greedy descriptions of held-out scenes, scored per attribute."""
     return perception_probe(
         model,
         processor,
-        n_scenes=int(pre["probe_scenes"]),
+        n_scenes=pre.probe_scenes,
         seed=seed + 1_000_003,  # a stream no training step draws from: held-out scenes
-        prompt=pre.get("prompt", CAPTION_PROMPT),
-        batch_size=int(pre.get("probe_batch", 64)),
-        max_new_tokens=int(pre.get("probe_max_new_tokens", 24)),
-        n_examples=int(pre.get("probe_examples", 5)),
-        image_size=int(pre.get("image_size", 112)),
+        prompt=CAPTION_PROMPT,
+        batch_size=pre.probe_batch,
+        max_new_tokens=pre.probe_max_new_tokens,
+        n_examples=pre.probe_examples,
+        image_size=pre.image_size,
         pool=pool,
     )
 
 
-def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dict:
+def run_tiny(cfg: BackboneView, model_dir: Path, scenes_root: Path | None = None) -> dict:
     """Build, pretrain and probe the tiny backbone; save it; return the report.
 
     Not in the paper: the embedded study's stand-in for the pretrained MLLM of §4.1, taught to
@@ -146,9 +147,9 @@ def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dic
     perception probe on held-out scenes.
 
     Args:
-        cfg: the ``backbone`` slice: ``min_pixels``, ``max_pixels``, ``pretrain`` (the step
-            counts, lrs, batches, ``probe_scenes`` and ``probe_threshold`` are required),
-            ``tiny`` (architecture), ``seed`` (0); see the ``pretrain_backbone`` stage.
+        cfg: the backbone view: ``min_pixels``, ``max_pixels``, ``pretrain`` (a
+            ``PretrainView``: step counts, lrs, batches, the probe), ``tiny`` (architecture),
+            ``seed``; see the ``pretrain_backbone`` stage.
         model_dir: where the model + processor are saved.
         scenes_root: the ``make_synthetic`` output, or None (fresh scenes).
 
@@ -157,16 +158,12 @@ def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dic
         attributes whose probe accuracy is under the threshold), ``passed`` and timings (s).
 
     Raises:
-        KeyError: a required key is missing.
         FileNotFoundError: see ``scene_pools``.
     """
-    pre, seed = cfg.get("pretrain", {}), int(cfg.get("seed", 0))
+    pre, seed, tiny = cfg.pretrain, cfg.seed, cfg.as_dict()["tiny"]
     times, t0 = {}, time.perf_counter()
     model, processor = build_tiny(
-        cfg.get("tiny", {}),
-        seed=seed,
-        min_pixels=int(cfg["min_pixels"]),
-        max_pixels=int(cfg["max_pixels"]),
+        tiny, seed=seed, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels
     )
     times["build"] = time.perf_counter() - t0
     train_pool, probe_pool = scene_pools(scenes_root)
@@ -177,7 +174,7 @@ def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dic
     times["probe"] = time.perf_counter() - t1
     save_pretrained(model, processor, model_dir)
     times["total"] = time.perf_counter() - t0
-    threshold = float(pre["probe_threshold"])
+    threshold = float(pre.probe_threshold)
     below = sorted(a for a, acc in probe["accuracy"].items() if acc < threshold)
     return {
         "source": "tiny",
@@ -185,8 +182,8 @@ def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dic
         "scenes": "benchmark" if train_pool else "fresh",
         "train_scenes": len(train_pool) if train_pool else None,
         "params": sum(p.numel() for p in model.parameters()),
-        "tiny": cfg.get("tiny", {}),
-        "pretrain": pre,
+        "tiny": tiny,
+        "pretrain": pre.as_dict(),
         "warmup": warm,
         "caption": cap,
         "probe": probe,
@@ -197,19 +194,15 @@ def run_tiny(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dic
     }
 
 
-def build_backbone(cfg: dict, model_dir: Path, scenes_root: Path | None = None) -> dict:
-    """Build the backbone ``cfg["source"]`` asks for into ``model_dir``; return its report.
+def build_backbone(cfg: BackboneView, model_dir: Path, scenes_root: Path | None = None) -> dict:
+    """Build the backbone ``cfg.source`` asks for into ``model_dir``; return its report.
 
     A tiny backbone whose probe is below the threshold is not an error (the study can still
     run, its numbers mean little): it logs a loud WARNING and its report says ``passed: false``.
-
-    Raises:
-        ValueError: ``source`` is neither ``tiny`` nor ``hub``.
+    (``rge.config.BackboneView`` has already refused a source other than ``tiny``/``hub``.)
     """
-    source = cfg.get("source")
-    if source not in ("tiny", "hub"):
-        raise ValueError(f"backbone.source must be 'tiny' or 'hub', got {source!r}")
-    set_threads(cfg.get("threads"))
+    source = cfg.source
+    set_threads(cfg.threads)
     if source == "tiny":
         report = run_tiny(cfg, model_dir, scenes_root)
     else:

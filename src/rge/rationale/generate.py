@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rge.data.mmeb import read_train_records
 from rge.io import write_jsonl
@@ -20,6 +20,9 @@ from rge.rationale.backend import OracleRequest, RationaleBackend
 from rge.rationale.partial import append_rows, partial_path, read_partial, rewrite_partial
 from rge.rationale.prompts import load_prompts, render_prompt
 from rge.rationale.store import FIELDS
+
+if TYPE_CHECKING:
+    from rge.config import RationalesView
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +120,12 @@ def _resume(partial, requests, backend, seed) -> dict[str, dict]:
     return keep
 
 
-def generate_shard(cfg: dict, inputs: Mapping[str, Any], out: Path) -> dict:
+def generate_shard(cfg: RationalesView, inputs: Mapping[str, Any], out: Path) -> dict:
     """Generate one shard's rationales into ``out`` (JSONL, ``rge.rationale.store`` schema).
 
     Args:
-        cfg: the ``oracle_rationales`` slice: ``subset``, ``backend`` (required), ``shard`` (0),
-            ``num_shards`` (1), ``seed`` (0), ``batch_size`` (64), ``settings`` ({}).
+        cfg: the ``oracle_rationales`` view (``rge.config.RationalesView``): ``subset``,
+            ``backend``, ``shard``, ``num_shards``, ``seed``, ``batch_size``, ``settings``.
         inputs: {input name: path}: ``records`` (the subset's ``prepare_train`` JSONL),
             ``prompts`` (``config/prompts/oracle.yaml``), and what the backend needs
             (``build_backend``).
@@ -132,15 +135,12 @@ def generate_shard(cfg: dict, inputs: Mapping[str, Any], out: Path) -> dict:
         {subset, shard, num_shards, rows, resumed, generated}.
 
     Raises:
-        ValueError: a shard outside [0, num_shards), a record of another subset, or a
-            backend error from ``build_backend``.
+        ValueError: a record of another subset, or a backend error from ``build_backend``
+            (the view has refused a shard outside [0, num_shards)).
         KeyError: the subset has no oracle prompt.
     """
-    subset, seed = cfg["subset"], int(cfg.get("seed", 0))
-    shard, num_shards = int(cfg.get("shard", 0)), int(cfg.get("num_shards", 1))
-    batch_size = int(cfg.get("batch_size", 64))
-    if not 0 <= shard < num_shards:
-        raise ValueError(f"shard must be in [0, {num_shards}), got {shard}")
+    subset, seed = cfg.subset, cfg.seed
+    shard, num_shards, batch_size = cfg.shard, cfg.num_shards, cfg.batch_size
     pairs = read_train_records(inputs["records"])
     wrong = [p.key for p in pairs if p.subset != subset]
     if wrong:
@@ -149,11 +149,9 @@ def generate_shard(cfg: dict, inputs: Mapping[str, Any], out: Path) -> dict:
         )
     book = load_prompts(inputs["prompts"])
     requests = [
-        OracleRequest(p, render_prompt(book, subset, p))
-        for i, p in enumerate(pairs)
-        if i % num_shards == shard
+        OracleRequest(p, render_prompt(book, subset, p)) for i, p in enumerate(pairs) if cfg.owns(i)
     ]
-    backend = build_backend(cfg["backend"], dict(cfg.get("settings") or {}), inputs, subset, seed)
+    backend = build_backend(cfg.backend, cfg.as_dict()["settings"], inputs, subset, seed)
     partial = partial_path(out)
     done = _resume(partial, requests, backend, seed)
     todo = [r for r in requests if r.key not in done]

@@ -20,12 +20,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rge.data.mmeb import load_eval_rows
 from rge.data.records import EvalRow
 from rge.io import read_json, read_jsonl
 from rge.report import curves, examples
 from rge.report.html import esc, figure, file_uri, markdown_to_html, page
+
+if TYPE_CHECKING:
+    from rge.config import PageView
 
 # {input name: its paths}; an absent name has no files
 Files = Mapping[str, Sequence[Path]]
@@ -83,16 +87,13 @@ def eval_identity(path: Path, kind: str) -> dict:
 
 
 class Study:
-    """The config slice plus helpers to label and order runs."""
+    """The report's view plus helpers to label and order runs."""
 
-    def __init__(self, cfg: dict):
-        if "study" not in cfg:
-            raise KeyError(f"report: cfg lacks 'study' (have {sorted(cfg)})")
+    def __init__(self, cfg: PageView):
         self.cfg = cfg
-        self.runs: dict = cfg.get("runs") or {}
+        self.runs: Mapping = cfg.runs
         self.tasks = {
-            t: (v["meta_task"] if isinstance(v, dict) else v)
-            for t, v in (cfg.get("tasks") or {}).items()
+            t: (v["meta_task"] if isinstance(v, Mapping) else v) for t, v in cfg.tasks.items()
         }
 
     def label(self, run: str) -> str:
@@ -129,8 +130,8 @@ def examples_section(study: Study, files: Files) -> str:
     """Per meta-task, a few rows with the baseline's and the RGE run's top-1 candidates."""
     cfg = study.cfg
     sides = {
-        "baseline": (cfg.get("baseline_run", "baseline"), cfg.get("baseline_mode", "direct")),
-        "rge": (cfg.get("rge_run", "rge"), cfg.get("rge_mode", "reasoning")),
+        "baseline": (cfg.baseline_run, cfg.baseline_mode),
+        "rge": (cfg.rge_run, cfg.rge_mode),
     }
     task_dirs = {d.name: d for d in files.get("eval_task", [])}
     preds: dict[str, dict[str, dict]] = defaultdict(dict)  # task -> side -> {key: record}
@@ -161,7 +162,7 @@ def examples_section(study: Study, files: Files) -> str:
 
     return examples.examples_html(
         {t: preds[t] for t in order}, rationales, rows_of, meta_of, labels,
-        n=int(cfg.get("examples_per_task", 2)), px=int(cfg.get("thumbnail_px", 160)),
+        n=cfg.examples_per_task, px=cfg.thumbnail_px,
     )  # fmt: skip
 
 
@@ -203,11 +204,11 @@ class Page:
     left_out: list[str]
 
 
-def build_page(cfg: dict, files: Files, commit: str) -> Page:
+def build_page(cfg: PageView, files: Files, commit: str) -> Page:
     """Assemble the page from whatever files were given.
 
     Args:
-        cfg: the ``report`` config slice (``study`` required; see the stage's docstring).
+        cfg: the ``report`` stage's view (``rge.config.PageView``; see the stage's docstring).
         files: {input name: [paths]} (module docstring); every name is optional.
         commit: the code version printed in the header (e.g. ``git_commit()``).
 
@@ -215,7 +216,7 @@ def build_page(cfg: dict, files: Files, commit: str) -> Page:
         The page; nothing is written.
 
     Raises:
-        KeyError: ``cfg`` lacks ``study``, or a score/summary lacks a key the page shows.
+        KeyError: a score/summary lacks a key the page shows.
         NotADirectoryError: an ``embed_eval`` input is not a directory.
         ValueError: a fetched task's row keys are not 0..n-1.
     """
@@ -243,6 +244,6 @@ def build_page(cfg: dict, files: Files, commit: str) -> Page:
     ]  # fmt: skip
     sections = [s for s in candidates if s[2]]
     left_out = [title for _, title, body in candidates if not body]
-    header = header_html(cfg["study"], commit, left_out)
-    html_text = page(f"RGE study report: {cfg['study']}", header, sections)
+    header = header_html(cfg.study, commit, left_out)
+    html_text = page(f"RGE study report: {cfg.study}", header, sections)
     return Page(html_text, [anchor for anchor, _, _ in sections], left_out)

@@ -35,7 +35,8 @@ def build_run_table(
     name: str,
     build: Builder,
     paper_columns: Sequence[str],
-    cfg: Mapping,
+    study: str,
+    rows: Mapping[str, Sequence[str]],
     *,
     summaries: Sequence[str | os.PathLike],
     train_summaries: Sequence[str | os.PathLike],
@@ -48,8 +49,9 @@ def build_run_table(
         name: the table's name (``table1`` ...), used in error messages.
         build: the table function (e.g. ``rge.report.paper_tables.table3``).
         paper_columns: columns the paper CSV must have (checked when it is read).
-        cfg: the table's config slice; reads ``study`` (str, required) and ``rows``
-            ({label: [run, mode]}, required, non-empty).
+        study: the config's study name, printed in the header.
+        rows: {label: (run, mode)} in display order (non-empty; the table's
+            ``rge.config.ReportView.rows``).
         summaries: ``score_mmeb`` summary JSONs of every (run, mode) in ``rows``.
         train_summaries: ``train_run`` summary JSONs of every run in ``rows``.
         probe: the backbone report JSON (``pretrain_backbone`` output).
@@ -59,12 +61,11 @@ def build_run_table(
         The table (rows of ours, each followed by the paper's row of the same label).
 
     Raises:
-        KeyError: ``cfg`` lacks ``study``.
         ValueError: ``rows`` is empty or malformed, or the paper CSV lacks a column.
         OSError: an input file cannot be read.
     """
     scores, train, probe_report = read_run_inputs(summaries, train_summaries, probe)
     return build(
-        cfg["study"], parse_rows(cfg.get("rows"), f"{name} cfg rows"), scores,
+        study, parse_rows(rows, f"{name} cfg rows"), scores,
         read_csv(paper, list(paper_columns)), probe_report, train, Path(paper).name,
     )  # fmt: skip

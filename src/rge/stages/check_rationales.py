@@ -6,11 +6,11 @@ length (> max_words words), forbidden phrases (the prompt file's list) and garbl
 bad ones are counted, listed in the report and kept in the merged file (never dropped
 silently). With ``fail_on_bad`` the stage fails after writing the report if any is bad.
 
-Config keys read (cfg slice):
+Config keys read (cfg slice, as ``rge.config.RationaleCheckView``):
     subset (str): the training subset.
-    max_words (int, default: the prompt file's max_words): the word limit.
-    fail_on_bad (bool, default false): fail when any rationale has an issue.
-    n_examples (int, default 20): bad rows listed in the report.
+    fail_on_bad (bool): fail when any rationale has an issue (schema default false).
+    Not config keys (the view's defaults): max_words (the prompt file's max_words), the word
+    limit; n_examples (20), bad rows listed in the report.
 
 Inputs:
     records: the subset's ``prepare_train`` records JSONL.
@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from rge.config import RationaleCheckView
 from rge.io import write_json, write_jsonl
 from rge.rationale.checks import summarize
 from rge.rationale.merge import merge_shards
@@ -39,9 +40,10 @@ log = logging.getLogger(__name__)
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Merge, check, write; return the report."""
-    subset = cfg["subset"]
+    view = RationaleCheckView.from_slice(cfg)
+    subset = view.subset
     book = load_prompts(inputs.prompts)
-    max_words = int(cfg.get("max_words", book.max_words))
+    max_words = book.max_words if view.max_words is None else view.max_words
     shards = as_list(inputs.shards)
     merged = merge_shards(shards, subset, inputs.records)
     report = {
@@ -50,12 +52,12 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
             merged,
             max_words=max_words,
             phrases=book.forbidden_phrases,
-            n_examples=int(cfg.get("n_examples", 20)),
+            n_examples=view.n_examples,
         ),
         "backends": dict(Counter(r["backend"] for r in merged)),
         "prompt_ids": dict(Counter(r["prompt_id"] for r in merged)),
         "shards": len(shards),
-        "fail_on_bad": bool(cfg.get("fail_on_bad", False)),
+        "fail_on_bad": view.fail_on_bad,
     }
     write_json(outputs.report, report)
     log.info(

@@ -1,6 +1,6 @@
 """Fetch one MMEB-eval task (hub or local mirror): its parquet plus only its images.
 
-Config keys read (cfg slice):
+Config keys read (cfg slice, as ``rge.config.FetchEvalView``):
     repo_id (str): hub dataset id, e.g. ``TIGER-Lab/MMEB-eval``.
     revision (str): branch/tag/commit to pin (hub only).
     mirror (str): a local directory laid out like the repo; ``""`` = download from the hub.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 
+from rge.config import FetchEvalView
 from rge.data.hub import provenance, resolve_repo
 from rge.data.mmeb import eval_patterns, fetch_eval_task
 from rge.io import atomic_dir, write_json
@@ -27,16 +28,15 @@ log = logging.getLogger(__name__)
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Resolve the repo, copy the task's parquet and extract its images into ``outputs.out``."""
-    task = cfg["task"]
+    view = FetchEvalView.from_slice(cfg)
+    task = view.task
     repo = resolve_repo(
-        cfg["repo_id"],
-        revision=cfg.get("revision") or None,
-        mirror=cfg.get("mirror") or None,
+        view.repo_id,
+        revision=view.hub_revision,
+        mirror=view.mirror_dir,
         allow_patterns=eval_patterns(task),
     )
-    source = provenance(
-        cfg["repo_id"], cfg.get("revision") or None, cfg.get("mirror") or None, repo
-    )
+    source = provenance(view.repo_id, view.hub_revision, view.mirror_dir, repo)
     with atomic_dir(outputs.out) as tmp:
         write_json(tmp / "source.json", source)
         stats = fetch_eval_task(repo, task, tmp)

@@ -1,11 +1,11 @@
 """Fetch one MMEB-train subset (hub or local mirror): its parquet plus its extracted images.
 
-Config keys read (cfg slice):
+Config keys read (cfg slice, as ``rge.config.FetchTrainView``):
     repo_id (str): hub dataset id, e.g. ``TIGER-Lab/MMEB-train``.
     revision (str): branch/tag/commit to pin (hub only).
     mirror (str): a local directory laid out like the repo; ``""`` = download from the hub.
     subset (str): subset folder name, e.g. ``ImageNet_1K`` or ``SynObjects``.
-    split (str, default ``original``): parquet file prefix.
+    split (str): parquet file prefix (``original`` | ``diverse_instruction``).
 
 Inputs: none (``mirror``, when set, is read directly).
 Outputs (each fetched folder also holds ``source.json``: repo, requested revision, the
@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 
+from rge.config import FetchTrainView
 from rge.data.hub import provenance, resolve_repo
-from rge.data.mmeb import TRAIN_SPLIT, fetch_train_subset, train_patterns
+from rge.data.mmeb import fetch_train_subset, train_patterns
 from rge.io import atomic_dir, write_json
 from rge.stages._cli import Paths, stage_main
 
@@ -28,16 +29,15 @@ log = logging.getLogger(__name__)
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Resolve the repo, copy the subset's parquet and extract its images into ``outputs.out``."""
-    subset, split = cfg["subset"], cfg.get("split", TRAIN_SPLIT)
+    view = FetchTrainView.from_slice(cfg)
+    subset, split = view.subset, view.split
     repo = resolve_repo(
-        cfg["repo_id"],
-        revision=cfg.get("revision") or None,
-        mirror=cfg.get("mirror") or None,
+        view.repo_id,
+        revision=view.hub_revision,
+        mirror=view.mirror_dir,
         allow_patterns=train_patterns(subset, split),
     )
-    source = provenance(
-        cfg["repo_id"], cfg.get("revision") or None, cfg.get("mirror") or None, repo
-    )
+    source = provenance(view.repo_id, view.hub_revision, view.mirror_dir, repo)
     with atomic_dir(outputs.out) as tmp:
         write_json(tmp / "source.json", source)
         stats = fetch_train_subset(repo, subset, tmp, split)

@@ -1,11 +1,12 @@
 """Fetch a Flickr30K/COCO-5K-style retrieval set (royokong layout; hub or local mirror).
 
-Config keys read (cfg slice):
+Config keys read (cfg slice, as ``rge.config.FetchRetrievalView``):
     repo_id (str): hub dataset id, e.g. ``royokong/flickr30k_test`` or ``royokong/coco_test``.
     revision (str): branch/tag/commit to pin (hub only).
     mirror (str): a local directory laid out like the repo; ``""`` = download from the hub.
     bench (str): the set's name, stored in the manifest (e.g. ``flickr30k``, ``SynFlickr``).
-    captions_per_image (int, default 5): captions kept per image (COCO has some with more).
+    captions_per_image (int): captions kept per image (COCO has some with more; the
+        schema's ``tasks.retrieval.<bench>.max_captions``).
 
 Inputs: none (``mirror``, when set, is read directly).
 Outputs (each fetched folder also holds ``source.json``: repo, requested revision, the
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 import logging
 
+from rge.config import FetchRetrievalView
 from rge.data.hub import provenance, resolve_repo
-from rge.data.retrieval import CAPTIONS_PER_IMAGE, fetch_retrieval, retrieval_patterns
+from rge.data.retrieval import fetch_retrieval, retrieval_patterns
 from rge.io import atomic_dir, write_json
 from rge.stages._cli import Paths, stage_main
 
@@ -28,21 +30,21 @@ log = logging.getLogger(__name__)
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Resolve the repo and write its images and captions into ``outputs.out``."""
+    view = FetchRetrievalView.from_slice(cfg)
     repo = resolve_repo(
-        cfg["repo_id"],
-        revision=cfg.get("revision") or None,
-        mirror=cfg.get("mirror") or None,
+        view.repo_id,
+        revision=view.hub_revision,
+        mirror=view.mirror_dir,
         allow_patterns=retrieval_patterns(),
     )
-    k = int(cfg.get("captions_per_image", CAPTIONS_PER_IMAGE))
-    source = provenance(
-        cfg["repo_id"], cfg.get("revision") or None, cfg.get("mirror") or None, repo
-    )
+    source = provenance(view.repo_id, view.hub_revision, view.mirror_dir, repo)
     with atomic_dir(outputs.out) as tmp:
         write_json(tmp / "source.json", source)
-        manifest = fetch_retrieval(repo, tmp, name=cfg["bench"], captions_per_image=k)
+        manifest = fetch_retrieval(
+            repo, tmp, name=view.bench, captions_per_image=view.captions_per_image
+        )
     stats = {"images": len(manifest["images"]), "captions": len(manifest["captions"])}
-    log.info("%s: %d images, %d captions", cfg["bench"], stats["images"], stats["captions"])
+    log.info("%s: %d images, %d captions", view.bench, stats["images"], stats["captions"])
     return stats
 
 

@@ -5,8 +5,9 @@ wrong_query; each summary names its variant) and writes a two-panel plot (LM los
 vs step, one line per variant, ln(batch size) drawn on the InfoNCE panel), the curves as CSV and
 a short markdown note: what the paper shows, then our first/final-window means per variant.
 
-Config keys (cfg slice):
+Config keys (cfg slice, as ``rge.config.ReportView``):
     study (str): the config's study name, printed in the note's header.
+    Not config keys (the view's defaults):
     smooth (int, default 1): trailing moving-average window of the plotted lines (the CSV
         keeps every step's raw values).
     window (int, default 20): steps averaged for the note's first/final losses.
@@ -22,6 +23,7 @@ Outputs:
 
 from __future__ import annotations
 
+from rge.config import ReportView
 from rge.io import write_text
 from rge.report.figure4 import build_figure4
 from rge.report.leakage import curves_csv, plot_curves
@@ -30,11 +32,10 @@ from rge.stages._cli import Paths, as_list, stage_main
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Write the plot, the CSV and the note."""
-    study = cfg["study"]
-    fig = build_figure4(
-        study, as_list(inputs.train_log), as_list(inputs.summary), int(cfg.get("window", 20))
-    )
-    plot_curves(fig.curves, fig.ln_batch, outputs.png, smooth=int(cfg.get("smooth", 1)),
+    view = ReportView.from_slice(cfg)
+    study = view.study
+    fig = build_figure4(study, as_list(inputs.train_log), as_list(inputs.summary), view.window)
+    plot_curves(fig.curves, fig.ln_batch, outputs.png, smooth=view.smooth,
                 title=f"Leakage diagnostics ({study})")  # fmt: skip
     write_text(outputs.csv, curves_csv(fig.curves))
     write_text(outputs.md, fig.note)

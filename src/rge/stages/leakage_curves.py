@@ -10,16 +10,16 @@ holds the LM and contrastive loss of every step. Hard negatives are never used, 
 that learned nothing sits at ln(batch_size). The trained weights are not an output: they go to
 a scratch folder next to the step log (resumable like ``train_run``) that is removed at the end.
 
-Config keys read (cfg slice):
-    variant (str, required): ``consistent`` | ``wrong_target`` | ``wrong_query`` (``VARIANTS``).
-    steps (int, required): optimizer steps.
-    min_pixels, max_pixels (int, required): image processor resolution bounds.
-    batch_size (int, 16), lr (float, 1e-4), alpha_lm (float, 1.0), alpha_con (float, 10.0),
-        temperature (float, 0.03), seed (int, 0; also seeds the derangements).
-    Optional, as in ``train_run``: warmup_steps, schedule, min_lr_ratio, weight_decay,
-        grad_clip, chunk_size, checkpoint_every, final_window, dtype, attn_implementation,
-        threads, device, progress. Other keys are ignored; ``objective``, ``pair``,
-        ``use_negatives`` and ``deepspeed`` are fixed here (rge, q_oracle, false, null).
+Config keys read (cfg slice, as ``rge.config.DiagnosticsView``; the schema's defaults):
+    variant (str): ``consistent`` | ``wrong_target`` | ``wrong_query`` (``VARIANTS``).
+    steps (int): optimizer steps.
+    min_pixels, max_pixels (int): image processor resolution bounds.
+    lr, alpha_lm, alpha_con, temperature: ``train:``'s (``diagnostics.lr`` wins).
+    seed (int): also seeds the derangements.
+    batch_size (int; the view's 16 when unset), chunk_size (int; the view's 0).
+    Fixed here: ``RECIPE`` (no warm-up or weight decay, cosine, one epoch, no checkpoints),
+    ``rge.train.run.RUNTIME``, and objective rge, pair q_oracle, no hard negatives, no
+    DeepSpeed, init cold_start.
 
 Inputs:
     model: the cold-start model directory (``cold_start`` output).
@@ -37,34 +37,33 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from rge.config import DiagnosticsView
 from rge.stages._cli import Paths, stage_main
-from rge.train.run import DEFAULTS, build_objective, load_pairs, load_rationales, train_and_save
+from rge.train.run import RUNTIME, build_objective, load_pairs, load_rationales, train_and_save
 
 # variant name -> perturbation of rge.train.objectives.RgeObjective
 VARIANTS = {"consistent": "none", "wrong_target": "wrong_target", "wrong_query": "wrong_query"}
-REQUIRED = ("variant", "steps", "min_pixels", "max_pixels")
+# Figure 4's loop settings that the diagnostics do not configure.
+RECIPE = {
+    "epochs": 1, "weight_decay": 0.0, "warmup_steps": 0, "schedule": "cosine",
+    "min_lr_ratio": 0.0, "grad_clip": 1.0, "checkpoint_every": 0,
+}  # fmt: skip
 
 
-def settings(cfg: dict) -> dict:
-    """The ``train_run``-style config of a variant (defaults, then cfg, then the fixed keys)."""
-    missing = [k for k in REQUIRED if k not in cfg]
-    if missing:
-        raise KeyError(f"leakage_curves: cfg lacks required key(s) {missing}")
-    if cfg["variant"] not in VARIANTS:
-        raise ValueError(
-            f"leakage_curves: unknown variant {cfg['variant']!r}; use one of {list(VARIANTS)}"
-        )
+def settings(view: DiagnosticsView) -> dict:
+    """The ``train_run``-style settings of a variant: the recipe, the view, the fixed keys."""
     fixed = {
         "objective": "rge", "pair": "q_oracle", "use_negatives": False, "deepspeed": None,
-        "init": "cold_start", "max_steps": int(cfg["steps"]), "perturb": VARIANTS[cfg["variant"]],
-        "perturb_seed": int(cfg.get("seed", DEFAULTS["seed"])),
+        "init": "cold_start", "max_steps": view.steps, "perturb": VARIANTS[view.variant],
+        "perturb_seed": view.seed,
     }  # fmt: skip
-    return {**DEFAULTS, **cfg, **fixed}
+    given = {k: v for k, v in view.as_dict().items() if v is not None}
+    return {**RUNTIME, **RECIPE, **given, **fixed}
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Train one variant; write its step log and summary (no model)."""
-    c = settings(cfg)
+    c = settings(DiagnosticsView.from_slice(cfg))
     pairs = load_pairs(inputs.train)
     objective = build_objective(c, load_rationales(inputs.rationales))
     objective.check_rationales(pairs)

@@ -8,13 +8,13 @@ other settings are dropped and logged) and generates only the rest. When the sha
 the output is written atomically, in record order, and the partial file removed
 (``rge.rationale.generate.generate_shard``).
 
-Config keys read (cfg slice):
+Config keys read (cfg slice, as ``rge.config.RationalesView``; defaults in the schema):
     subset (str): the training subset.
-    shard (int, default 0), num_shards (int, default 1): which rows (see above).
+    shard (int), num_shards (int): which rows (see above).
     backend (str): ``scene`` | ``hf`` | ``vllm``.
-    seed (int, default 0): rationale seed (per-row seeds derive from it and the row key).
-    batch_size (int, default 64): rows per backend call and per flush of the partial file.
-    settings (dict, default {}): backend settings:
+    seed (int): rationale seed (per-row seeds derive from it and the row key).
+    batch_size (int): rows per backend call and per flush of the partial file.
+    settings (dict): backend settings (the backends' own defaults in parentheses):
         scene: none.
         hf: min_pixels, max_pixels (required); dtype ("float32"), device (null = as loaded),
             model_id (recorded name; default the model path), revision (null),
@@ -38,13 +38,14 @@ Outputs:
 
 from __future__ import annotations
 
+from rge.config import RationalesView
 from rge.rationale.generate import generate_shard
 from rge.stages._cli import Paths, stage_main
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Generate this shard's rationales; return a summary."""
-    return generate_shard(cfg, inputs, outputs.rationales)
+    return generate_shard(RationalesView.from_slice(cfg), inputs, outputs.rationales)
 
 
 def main(argv: list[str] | None = None) -> dict:

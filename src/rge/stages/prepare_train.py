@@ -4,13 +4,14 @@ Every row is checked (types, columns, image token vs image path, image files rea
 bad rows either stop the stage (``on_bad_row: raise``) or are left out and listed with
 their reason in the report (``skip``) -- never dropped silently.
 
-Config keys read (cfg slice):
+Config keys read (cfg slice, as ``rge.config.PrepareView``; defaults in the schema):
     subset (str): subset folder name.
-    split (str, default ``original``): parquet file prefix.
-    on_bad_row (str, default ``raise``): ``raise`` or ``skip``.
-    max_rows (int, default -1): keep only the first N valid rows (-1 = all), like MMEB's
+    split (str): parquet file prefix.
+    on_bad_row (str): ``raise`` or ``skip``.
+    max_rows (int): keep only the first N valid rows (-1 = all), like MMEB's
         ``num_sample_per_subset``.
-    check_images (bool, default true): open every image header (false: existence only).
+    check_images (bool, not a config key; default true): open every image header (false:
+        existence only).
 
 Inputs:
     fetched: the ``fetch_mmeb_train`` output directory of this subset.
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 import logging
 
-from rge.data.mmeb import TRAIN_SPLIT, load_train_pairs, write_train_records
+from rge.config import PrepareView
+from rge.data.mmeb import load_train_pairs, write_train_records
 from rge.io import write_json
 from rge.stages._cli import Paths, stage_main
 
@@ -35,15 +37,16 @@ log = logging.getLogger(__name__)
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Load, validate and write the subset's records and report; return the report."""
-    subset = cfg["subset"]
+    view = PrepareView.from_slice(cfg)
+    subset = view.subset
     loaded = load_train_pairs(
         inputs.fetched,
         subset,
-        split=cfg.get("split", TRAIN_SPLIT),
-        on_bad_row=cfg.get("on_bad_row", "raise"),
-        check_images=bool(cfg.get("check_images", True)),
+        split=view.split,
+        on_bad_row=view.on_bad_row,
+        check_images=view.check_images,
     )
-    max_rows = int(cfg.get("max_rows", -1))
+    max_rows = view.max_rows
     pairs = loaded.records if max_rows < 0 else loaded.records[:max_rows]
     report = {"subset": subset, **loaded.report(), "written": len(pairs), "max_rows": max_rows}
     write_train_records(outputs.records, pairs)

@@ -8,26 +8,24 @@ loud WARNING and writes ``"passed": false``; the stage does not fail.
 ``source: hub`` (paper study): load ``name``@``revision``, add ``<emb>``, save; no probe is run.
 The flow is ``rge.backbone.pretrain.build_backbone``.
 
-Config keys read (the ``backbone`` slice):
+Config keys read (the ``backbone`` slice, as ``rge.config.BackboneView``; defaults in the schema):
     source            "tiny" | "hub"
-    name, revision    hub id or local dir, and its revision ("none"/null = default) [hub]
-    dtype             torch dtype name for loading, e.g. "bfloat16" [hub; default float32]
-    attn_implementation  "sdpa" (default) | "eager" | "flash_attention_2" [hub]
+    name, revision    hub id or local dir, and its revision ("none" = default) [hub]
+    dtype             torch dtype name for loading, e.g. "bfloat16" [hub]
     min_pixels, max_pixels  image processor pixel bounds
-    threads           torch intra-op threads (optional)
-    seed              build and training seed (default 0)
+    seed              build and training seed
     tiny              tiny architecture spec (keys of rge.model.factory.TINY_DEFAULTS) [tiny]
-    pretrain          [tiny] dict with:
+    pretrain          [tiny] ``rge.config.PretrainView``:
         warmup_steps, warmup_lr, warmup_batch            vision warm-up (steps 0 skips it)
-        warmup_ramp (default 30), warmup_min_lr_ratio (default 0.05)
-                                                         its linear ramp, then cosine decay
+        warmup_ramp, warmup_min_lr_ratio                 its linear ramp, then cosine decay
         caption_steps, caption_batch                     captioning
         caption_lr_vision, caption_lr_text               AdamW lrs: vision tower+merger / rest
-        caption_warmup (default 50), caption_min_lr_ratio (default 0.1)
-                                                         linear warm-up, then cosine to ratio x lr
+        caption_warmup, caption_min_lr_ratio             linear warm-up, then cosine to ratio x lr
         probe_scenes, probe_threshold                    held-out scenes; per-attribute minimum
-        probe_batch (64), probe_max_new_tokens (24), probe_examples (5)
-        image_size (112), prompt (rge.backbone.caption.CAPTION_PROMPT)
+        probe_batch, probe_max_new_tokens, probe_examples
+        image_size                                       scene side in pixels
+    Not config keys (the view's defaults): attn_implementation ("sdpa") [hub], threads (torch
+    intra-op threads; none = torch's default).
 
 Inputs: ``scenes`` (optional): the ``make_synthetic`` output. When given, pretraining draws from
 the benchmark's own training scenes (``scenes/train/*.jsonl``) and the probe describes its
@@ -39,13 +37,15 @@ Outputs: ``model`` (directory, safetensors + processor), ``report`` (JSON).
 from __future__ import annotations
 
 from rge.backbone.pretrain import build_backbone
+from rge.config import BackboneView
 from rge.io import write_json
 from rge.stages._cli import Paths, stage_main
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Stage entry point (see the module docstring for keys, inputs and outputs)."""
-    report = build_backbone(cfg, outputs.model, inputs.get("scenes"))
+    view = BackboneView.from_slice(cfg)
+    report = build_backbone(view, outputs.model, inputs.get("scenes"))
     write_json(outputs.report, report)
     return report
 

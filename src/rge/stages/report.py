@@ -8,7 +8,7 @@ per run and meta-task (reasoning-mode scores), and worked examples per meta-task
 run's rationale, baseline vs RGE top-1 candidate, ground truth). A section whose inputs are
 missing is listed in the header as left out (``rge.report.page.build_page`` assembles it).
 
-Config keys (cfg slice):
+Config keys (cfg slice, as ``rge.config.PageView``, whose defaults are given here):
     study (str): the config's study name.
     runs (dict, default {}): {run: {label (str, default the name), ...}} (other keys are
         ignored, so the config's ``runs`` registry can be passed as it is); labels name runs in
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 
+from rge.config import PageView
 from rge.io import atomic_path
 from rge.report.page import build_page, git_commit
 from rge.stages._cli import Paths, as_list, stage_main
@@ -57,7 +58,8 @@ log = logging.getLogger(__name__)
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Assemble the page from whatever inputs were given and write it atomically."""
-    report = build_page(cfg, {name: as_list(v) for name, v in inputs.items()}, git_commit())
+    view = PageView.from_slice(cfg)
+    report = build_page(view, {name: as_list(v) for name, v in inputs.items()}, git_commit())
     with atomic_path(outputs.report) as tmp:
         tmp.write_text(report.html)
         tmp.chmod(0o644)  # a page to share: readable by others, unlike the temp file's 0600

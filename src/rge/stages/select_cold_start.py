@@ -4,7 +4,7 @@ The paper cold-starts on a 160K subset of MMEB-train; here its size is config. E
 gets a share proportional to its size (largest-remainder rounding, so the shares sum to the
 total exactly); rows within a subset are a seeded random sample.
 
-Config keys read (cfg slice):
+Config keys read (cfg slice, as ``rge.config.SelectionView``):
     size (int): total number of rows to select (all rows if larger than the data).
     seed (int): sampling seed.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 
+from rge.config import SelectionView
 from rge.data.cold_start import select_cold_start
 from rge.io import write_json
 from rge.stages._cli import Paths, as_list, stage_main
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Read the records' keys, allocate, sample and write the selection."""
-    selection = select_cold_start(as_list(inputs.records), int(cfg["size"]), int(cfg["seed"]))
+    view = SelectionView.from_slice(cfg)
+    selection = select_cold_start(as_list(inputs.records), view.size, view.seed)
     write_json(outputs.selection, selection)
     log.info(
         "cold-start selection: %d rows from %d subsets",

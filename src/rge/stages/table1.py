@@ -5,7 +5,7 @@ of ours followed by the paper's row of the same label; columns: the four image-t
 (paper: VisualNews and MSCOCO, t2i and i2t), ours mapped to the paper's by the config. The
 notes give each run's backbone probe and final training InfoNCE vs ln(batch size).
 
-Config keys (cfg slice):
+Config keys (cfg slice, as ``rge.config.ReportView``):
     study (str): the config's study name, printed in the header.
     rows (dict): {label: [run, mode]} in display order; labels as the paper CSV's
         ``contrastive_pair`` ("q->t", "(q;r_oracle)->t", "(q;r_self)->t") get its row.
@@ -19,6 +19,7 @@ Inputs and outputs: as every per-run table (``rge.report.run_tables``), with
 
 from __future__ import annotations
 
+from rge.config import ReportView
 from rge.report.paper_tables import table1
 from rge.report.run_tables import build_run_table
 from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outputs
@@ -26,13 +27,17 @@ from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outp
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Render Table 1 to md, csv and tex."""
-    if not cfg.get("columns"):
+    view = ReportView.from_slice(cfg)
+    if not view.columns:
         raise KeyError("table1: cfg needs 'columns' ({our task: paper task})")
+    columns = dict(view.columns)
 
     def build(study, rows, *rest):
-        return table1(study, rows, cfg["columns"], *rest)
+        return table1(study, rows, columns, *rest)
 
-    table = build_run_table("table1", build, ["contrastive_pair"], cfg, **run_table_files(inputs))
+    table = build_run_table(
+        "table1", build, ["contrastive_pair"], view.study, view.rows, **run_table_files(inputs)
+    )
     return write_table_outputs(table, outputs)
 
 

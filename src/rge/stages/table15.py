@@ -5,7 +5,7 @@ ours gets the paper's numbers in its row only when its name is an MMEB dataset n
 datasets we did not score are printed as labelled reference rows; the paper's aggregates are
 paired with ours only when we scored exactly its 36 tasks.
 
-Config keys (cfg slice):
+Config keys (cfg slice, as ``rge.config.ReportView``):
     study (str): the config's study name, printed in the header.
     paper_columns (list[str], default all): paper models to show, as named in the CSV header,
         e.g. ["Baseline (Qwen2.5-VL-3B)", "RGE (Qwen2.5-VL-3B)"].
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rge.config import ReportView
 from rge.io import read_json
 from rge.report.mmeb_tables import read_csv, table15
 from rge.stages._cli import as_list, stage_main, write_table_outputs
@@ -29,15 +30,16 @@ from rge.stages._cli import as_list, stage_main, write_table_outputs
 
 def run(cfg: dict, inputs, outputs) -> dict:
     """Render Table 15 to md, csv and tex."""
+    view = ReportView.from_slice(cfg)
     summaries = [read_json(p) for p in as_list(inputs.summary)]
     paper_tasks = read_csv(inputs.paper_tasks, ["meta_task", "dataset", "split"])
     paper_summary = read_csv(inputs.paper_summary, ["row"])
     table = table15(
-        cfg["study"],
+        view.study,
         summaries,
         paper_tasks,
         paper_summary,
-        paper_columns=cfg.get("paper_columns"),
+        paper_columns=None if view.paper_columns is None else list(view.paper_columns),
         paper_files=[Path(inputs.paper_tasks).name, Path(inputs.paper_summary).name],
     )
     return write_table_outputs(table, outputs)

@@ -4,9 +4,9 @@ Our rows come from ``score_mmeb`` summaries. A run is printed beside a paper row
 when it was scored on exactly the paper's 36 MMEB tasks; otherwise every paper row is printed as
 a labelled reference row and the table says that ours are not a reproduction of the paper's.
 
-Config keys (cfg slice):
+Config keys (cfg slice, as ``rge.config.ReportView``):
     study (str): the config's study name, printed in the header.
-    pairs (dict, default {}): {"<run> (<mode>)": "<paper model> (<backbone>)"}, e.g.
+    pairs (dict; the schema's default {}): {"<run> (<mode>)": "<paper model> (<backbone>)"}, e.g.
         {"rge (reasoning)": "RGE (Qwen2.5VL-3B)"}; paper labels as in table02_mmeb_main.csv.
 
 Inputs:
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rge.config import ReportView
 from rge.io import read_json
 from rge.report.mmeb_tables import T2_COLUMNS, read_csv, table2
 from rge.stages._cli import as_list, stage_main, write_table_outputs
@@ -28,15 +29,16 @@ from rge.stages._cli import as_list, stage_main, write_table_outputs
 
 def run(cfg: dict, inputs, outputs) -> dict:
     """Render Table 2 to md, csv and tex."""
+    view = ReportView.from_slice(cfg)
     summaries = [read_json(p) for p in as_list(inputs.summary)]
     paper_rows = read_csv(inputs.paper, ["model", "backbone", *T2_COLUMNS])
     paper_tasks = {r["dataset"] for r in read_csv(inputs.paper_tasks, ["dataset"])}
     table = table2(
-        cfg["study"],
+        view.study,
         summaries,
         paper_rows,
         paper_tasks,
-        pairs=cfg.get("pairs") or {},
+        pairs=dict(view.pairs),
         paper_file=Path(inputs.paper).name,
     )
     return write_table_outputs(table, outputs)

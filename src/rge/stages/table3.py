@@ -4,7 +4,7 @@ Per meta-task and overall MMEB scores, one row per (run, mode) of ours, each fol
 paper's row of the same label; paper rows without a row of ours are printed as reference rows.
 The notes give each run's backbone probe and final training InfoNCE vs ln(batch size).
 
-Config keys (cfg slice):
+Config keys (cfg slice, as ``rge.config.ReportView``):
     study (str): the config's study name, printed in the header.
     rows (dict): {label: [run, mode]} in display order, e.g.
         {"1:10": ["rge", "reasoning"], "0 (no LM loss)": ["baseline", "direct"]};
@@ -17,6 +17,7 @@ Inputs and outputs: as every per-run table (``rge.report.run_tables``), with
 
 from __future__ import annotations
 
+from rge.config import ReportView
 from rge.report.paper_tables import META_COLUMNS, table3
 from rge.report.run_tables import build_run_table
 from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outputs
@@ -25,7 +26,10 @@ from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outp
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Render Table 3 to md, csv and tex."""
     columns = ("alpha_lm_to_alpha_con", *META_COLUMNS)
-    table = build_run_table("table3", table3, columns, cfg, **run_table_files(inputs))
+    view = ReportView.from_slice(cfg)
+    table = build_run_table(
+        "table3", table3, columns, view.study, view.rows, **run_table_files(inputs)
+    )
     return write_table_outputs(table, outputs)
 
 

@@ -7,10 +7,10 @@ bench. The paper's baseline row is paired with ours; its four RGE rows lost thei
 (UNKNOWN in the CSV), so they are printed as "RGE (paper; reasoning sides unknown, row k)" and
 never paired. The notes give each run's backbone probe and final training InfoNCE vs ln(B).
 
-Config keys (cfg slice):
+Config keys (cfg slice, as ``rge.config.ReportView``; the schema requires each):
     study (str): the config's study name, printed in the header.
-    baseline_run (str, default "baseline"): scored with query_mode = target_mode = direct.
-    rge_run (str, default "rge"): scored under all four query/target mode combinations.
+    baseline_run (str): scored with query_mode = target_mode = direct.
+    rge_run (str): scored under all four query/target mode combinations.
     benches (dict): {our bench: paper bench ("flickr" | "coco")}, e.g.
         {"SynFlickr": "flickr", "SynCOCO": "coco"}.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rge.config import ReportView
 from rge.report.mmeb_tables import read_csv
 from rge.report.paper_tables import read_run_inputs, table7
 from rge.stages._cli import Paths, as_list, stage_main, write_table_outputs
@@ -42,12 +43,14 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     scores, train, probe = read_run_inputs(
         as_list(inputs.score), as_list(inputs.train_summary), inputs.probe
     )
-    if not cfg.get("benches"):
+    view = ReportView.from_slice(cfg)
+    if not view.benches:
         raise KeyError("table7: cfg needs 'benches' ({our bench: 'flickr' | 'coco'})")
+    if view.baseline_run is None or view.rge_run is None:
+        raise KeyError("table7: cfg needs 'baseline_run' and 'rge_run'")
     table = table7(
-        cfg["study"], cfg.get("baseline_run", "baseline"), cfg.get("rge_run", "rge"),
-        cfg["benches"], scores, read_csv(inputs.paper, PAPER_COLUMNS), probe, train,
-        Path(inputs.paper).name,
+        view.study, view.baseline_run, view.rge_run, dict(view.benches), scores,
+        read_csv(inputs.paper, PAPER_COLUMNS), probe, train, Path(inputs.paper).name,
     )  # fmt: skip
     return write_table_outputs(table, outputs)
 

@@ -27,13 +27,20 @@ from rge.train.objectives import Objective, make_objective
 
 log = logging.getLogger(__name__)
 
-# The training defaults every run config is merged over (``{**DEFAULTS, **cfg}``).
+# How a training job runs, which no config sets: checkpoints kept, steps averaged for the
+# summary's final loss, weights dtype, attention kernel, torch threads (0: torch's default; the
+# job's OMP_NUM_THREADS), device ("auto": the local rank's GPU, else CPU), progress bar.
+RUNTIME: dict[str, Any] = {
+    "keep_checkpoints": 1, "final_window": 20, "dtype": "float32", "attn_implementation": "sdpa",
+    "threads": 0, "device": "auto", "progress": True,
+}  # fmt: skip
+# The fallbacks ``train_run`` and ``cold_start`` merge their slice over (``{**DEFAULTS, **cfg}``)
+# until they read ``rge.config.TrainingView``; ``leakage_curves`` no longer uses them.
 DEFAULTS: dict[str, Any] = {
-    "objective": "baseline", "batch_size": 16, "max_steps": 0, "epochs": 1,
+    **RUNTIME, "objective": "baseline", "batch_size": 16, "max_steps": 0, "epochs": 1,
     "lr": 1e-4, "weight_decay": 0.0, "warmup_steps": 0, "schedule": "cosine", "min_lr_ratio": 0.0,
-    "grad_clip": 1.0, "seed": 0, "checkpoint_every": 0, "keep_checkpoints": 1, "final_window": 20,
-    "dtype": "float32", "attn_implementation": "sdpa", "threads": 0, "device": "auto",
-    "progress": True, "chunk_size": 0, "init": "backbone", "deepspeed": None,
+    "grad_clip": 1.0, "seed": 0, "checkpoint_every": 0, "chunk_size": 0, "init": "backbone",
+    "deepspeed": None,
 }  # fmt: skip
 # LoopSettings fields set from the config (betas keep AdamW's defaults)
 _LOOP_KEYS = [f.name for f in dataclasses.fields(LoopSettings) if f.name in DEFAULTS]
@@ -83,7 +90,8 @@ def build_objective(c: dict, rationales: dict[str, str]) -> Objective:
     """The run's objective (``c["objective"]``: baseline = eq. 2, rge = eq. 10, lm = L_LM-bar).
 
     Args:
-        c: the run config merged over ``DEFAULTS``; the objective reads the keys it declares.
+        c: the run's settings (e.g. a slice merged over ``DEFAULTS``); the objective reads the
+            keys it declares.
         rationales: ``{row key: oracle rationale}`` (may be empty when none is needed).
 
     Returns:
@@ -172,7 +180,8 @@ def train_and_save(
     """Load the backbone, train it (resumably) and write model, step log and summary.
 
     Args:
-        c: the run config merged over ``DEFAULTS`` (``min_pixels``/``max_pixels`` required).
+        c: the run's settings: every ``LoopSettings`` field, ``RUNTIME``'s keys, ``objective``,
+            ``init``, ``deepspeed``, ``min_pixels``/``max_pixels``.
         model_dir: the backbone directory (``rge.model.factory.load_pretrained`` layout).
         pairs: the training rows.
         objective: e.g. from ``build_objective``.
