@@ -126,7 +126,7 @@ class GenerationSettings:
 class Decoding:
     """How the next token is chosen, resolved once per call from settings + generation config.
 
-    ``processors`` (a transformers ``LogitsProcessorList`` or empty) see ``(context ids (B, T)
+    ``processors`` (transformers logits processors, applied in order) see ``(context ids (B, T)
     long, scores (B, V) float32)``. ``temperature`` None means greedy.
     """
 
@@ -217,8 +217,8 @@ def choose_tokens(
     tensor) are set to -inf, then argmax, or Gumbel-max sampling at ``decoding.temperature``
     after top-k/top-p filtering. No host synchronisation.
     """
-    if decoding.needs_context:
-        scores = decoding.processors(context, scores)
+    for processor in decoding.processors:
+        scores = processor(context, scores)
     scores = scores.index_fill(1, suppress, float("-inf"))
     if not decoding.samples:
         return scores.argmax(dim=-1)
