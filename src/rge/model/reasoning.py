@@ -242,7 +242,7 @@ def _decode_static(
 
     settings = choice.settings
     device = batch["input_ids"].device
-    use_graph = device.type == "cuda" and not choice.decoding.samples
+    use_graph = device.type == "cuda" and sd.CUDA_GRAPHS and not choice.decoding.samples
     if use_graph and sd.zero3_params(model):
         log.warning("static decode: ZeRO-3 parameters move between forwards; no CUDA graph")
         use_graph = False

@@ -46,7 +46,31 @@ from rge.model.generation import Decoding, choose_tokens
 log = logging.getLogger(__name__)
 
 SUPPORTED_TEXT_ATTENTION = ("sdpa", "eager")
+# False runs the static step eagerly on CUDA too (benchmarks compare eager vs captured)
+CUDA_GRAPHS = True
 _WARMUP_STEPS = 2
+
+
+def _step_layer_class() -> type:
+    from transformers.cache_utils import StaticLayer
+
+    class StepLayer(StaticLayer):
+        """A ``StaticLayer`` whose one-token updates write at ``position``, a (1,) device tensor
+        shared by every layer (set once per step: saves StaticLayer's per-layer arange + add +
+        counter update); the prefill goes through ``StaticLayer.update`` unchanged."""
+
+        def __init__(self, max_cache_len: int, position: torch.Tensor) -> None:
+            super().__init__(max_cache_len=max_cache_len)
+            self.position = position
+
+        def update(self, key_states, value_states, *args, **kwargs):  # noqa: ANN001
+            if key_states.shape[-2] != 1 or not self.is_initialized:
+                return super().update(key_states, value_states, *args, **kwargs)
+            self.keys.index_copy_(2, self.position, key_states)
+            self.values.index_copy_(2, self.position, value_states)
+            return self.keys, self.values
+
+    return StepLayer
 
 
 class Workspace:
@@ -61,6 +85,9 @@ class Workspace:
         dev, dtype = param.device, param.dtype
         length = l0 + cap + 1
         self.cache = StaticCache(config=model.config, max_cache_len=length)
+        self.position = torch.zeros(1, dtype=torch.long, device=dev)  # cache column of the step
+        step_layer = _step_layer_class()
+        self.cache.layers = [step_layer(length, self.position) for _ in self.cache.layers]
         hidden = model.config.text_config.hidden_size
         self.key_ok = torch.zeros((b, length), dtype=torch.bool, device=dev)
         self.columns = torch.arange(length, device=dev)
@@ -76,6 +103,7 @@ class Workspace:
         self.done = torch.zeros(b, dtype=torch.bool, device=dev)
         self.t = torch.zeros((), dtype=torch.long, device=dev)
         self.force = torch.zeros((), dtype=torch.bool, device=dev)
+        self.mask_zero = torch.zeros((), dtype=dtype, device=dev)
         self.eager_steps = 0  # steps run since the workspace was made (warm-up before capture)
         self.graph: Any = None
         self.graph_ptrs: list[int] = []
@@ -105,7 +133,6 @@ class StaticDecoder:
             )
         self.model, self.ws, self.decoding = model, ws, decoding
         self.suppress, self.emb_id, self.fill_id = suppress, emb_id, fill_id
-        self.additive_mask = attn == "eager"
         self.use_graph, self.generator = use_graph, generator
         self.step_fn = torch.compile(self._step, dynamic=False) if compiled else self._step
 
@@ -144,13 +171,13 @@ class StaticDecoder:
             ws.context.fill_(self.fill_id)
             ws.context[:, :l0].copy_(ids)
 
-    def _mask(self) -> torch.Tensor:
-        ws, l0 = self.ws, self.ws.shape[1]
-        ok = (ws.key_ok & (ws.columns <= ws.t + l0))[:, None, None, :]
-        if not self.additive_mask:
-            return ok
-        zero = torch.zeros((), dtype=ws.last.dtype, device=ok.device)
-        return zero.masked_fill(~ok, torch.finfo(ws.last.dtype).min)
+    def _mask(self, column: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 1, L) additive mask: 0 where key j is visible (a real prompt token or a
+        generated column <= ``column``), the dtype's minimum elsewhere. Additive for both
+        implementations: sdpa would convert a boolean mask to this once per layer."""
+        ws = self.ws
+        hidden = (~ws.key_ok) | (ws.columns > column)
+        return ws.mask_zero.masked_fill(hidden[:, None, None, :], torch.finfo(ws.last.dtype).min)
 
     def _step(self) -> None:
         """One decode step: choose, record, feed. Fixed shapes, in place, no host read."""
@@ -163,13 +190,14 @@ class StaticDecoder:
         newly = (tok == self.emb_id) & ~ws.done
         record = torch.where(ws.done | newly, self.fill_id, tok)[:, None]
         ws.tokens.index_copy_(1, ws.t.view(1), record)
+        ws.position.copy_(ws.t + l0)  # the cache column this step writes
         if ws.context is not None:
-            ws.context.index_copy_(1, (ws.t + l0).view(1), record)
+            ws.context.index_copy_(1, ws.position, record)
         feed = torch.where(ws.done, self.emb_id, tok)[:, None]
         pos = (ws.base + ws.t).view(1, b, 1).expand(3, b, 1)
         out = model.model.language_model(
             input_ids=feed,
-            attention_mask={"full_attention": self._mask()},
+            attention_mask={"full_attention": self._mask(ws.position)},
             position_ids=pos,
             cache=ws.cache,
             use_cache=True,

@@ -1,0 +1,97 @@
+"""Per decode step cost of the two generation engines (shared by the benchmarks in this folder).
+
+``decode_stats`` times a whole batch decode at the cap and at cap 0 (prefill only); the
+difference divided by the cap is one decode step: ms, aten kernel ops issued and host
+synchronisations (``rge.model.op_count``). With a random-init model no row writes ``<emb>``, so
+every row decodes to the cap and the two engines do the same work.
+
+``deep_model`` is the ``--deep`` shape: the tiny width with the real depths (36 text layers, 32
+vision blocks with full attention at 7/15/23/31), 448x448 images. At this width a step's time is
+framework overhead: what a GPU pays as launches and host round-trips.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import torch
+
+DEEP_SPEC = {
+    "text_layers": 36,
+    "vision_depth": 32,
+    "fullatt_block_indexes": [7, 15, 23, 31],
+    "window_size": 112,
+}
+DEEP_PIXELS = 448 * 448
+
+
+def deep_model(seed: int = 0) -> tuple[Any, Any]:
+    """The tiny backbone made as deep as Qwen2.5-VL-3B, for 448x448 images."""
+    from rge.model.factory import build_tiny
+
+    return build_tiny(DEEP_SPEC, seed=seed, min_pixels=DEEP_PIXELS, max_pixels=DEEP_PIXELS)
+
+
+def _one_batch(model, processor, items, load, settings, cap) -> None:
+    from rge.model.reasoning import embed_reasoning
+
+    embed_reasoning(
+        model, processor, items, max_new_tokens=cap, batch_size=len(items), load_image=load,
+        generation=settings,
+    )  # fmt: skip
+
+
+def _timed(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def decode_stats(
+    model: Any, processor: Any, items: list, load: Any, settings: Any, cap: int, repeats: int = 3
+) -> dict[str, float]:
+    """{'ms', 'ops', 'syncs'} per decode step of one batch of ``items`` under ``settings``."""
+    from rge.model.op_count import OpCounter
+
+    full = _timed(lambda: _one_batch(model, processor, items, load, settings, cap), repeats)
+    prefill = _timed(lambda: _one_batch(model, processor, items, load, settings, 0), repeats)
+    counts = []
+    for c in (cap, 0):
+        with OpCounter() as count:
+            _one_batch(model, processor, items, load, settings, c)
+        counts.append(count)
+    return {
+        "ms": 1000 * (full - prefill) / cap,
+        "ops": (counts[0].kernel_ops - counts[1].kernel_ops) / cap,
+        "syncs": (counts[0].syncs - counts[1].syncs) / cap,
+    }
+
+
+def compare_engines(
+    model: Any, processor: Any, items: list, load: Any, cap: int, repeats: int = 3, **common: Any
+) -> dict[str, dict[str, float]]:
+    """``decode_stats`` of the dynamic and the static engine; prints one line each and the
+    ratio ``decode speedup: X`` (dynamic ms / static ms)."""
+    from rge.model.generation import GenerationSettings
+
+    out = {}
+    for engine in ("dynamic", "static"):
+        settings = GenerationSettings(engine=engine, **common)
+        out[engine] = s = decode_stats(model, processor, items, load, settings, cap, repeats)
+        print(
+            f"{engine:>7} engine, batch {len(items)}, cap {cap}: {s['ms']:.2f} ms per decode "
+            f"step, {s['ops']:.0f} kernel ops issued, {s['syncs']:.2f} host syncs"
+        )
+    speedup = out["dynamic"]["ms"] / out["static"]["ms"]
+    print(f"decode speedup: {speedup:.2f}")
+    out["speedup"] = {"decode": speedup}
+    return out
