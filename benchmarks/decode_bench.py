@@ -12,7 +12,6 @@ framework overhead: what a GPU pays as launches and host round-trips.
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import Any
 
@@ -43,37 +42,57 @@ def _one_batch(model, processor, items, load, settings, cap) -> None:
     )  # fmt: skip
 
 
-def _timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _best(fn) -> float:
+    _sync()
+    t0 = time.perf_counter()
+    fn()
+    _sync()
+    return time.perf_counter() - t0
 
 
 def decode_stats(
-    model: Any, processor: Any, items: list, load: Any, settings: Any, cap: int, repeats: int = 3
-) -> dict[str, float]:
-    """{'ms', 'ops', 'syncs'} per decode step of one batch of ``items`` under ``settings``."""
+    model: Any,
+    processor: Any,
+    items: list,
+    load: Any,
+    settings: dict[str, Any],
+    cap: int,
+    repeats: int = 3,
+) -> dict[str, dict[str, float]]:
+    """{name: {'ms', 'ops', 'syncs'}} per decode step of one batch of ``items`` for each of the
+    named ``settings``.
+
+    Every setting decodes the batch at ``cap`` and at 0 (prefill and the cap step only); the
+    settings take turns ``repeats`` times, so they see the same machine load, and each uses its
+    fastest run (on a shared machine the least disturbed one).
+    """
     from rge.model.op_count import OpCounter
 
-    full = _timed(lambda: _one_batch(model, processor, items, load, settings, cap), repeats)
-    prefill = _timed(lambda: _one_batch(model, processor, items, load, settings, 0), repeats)
-    counts = []
-    for c in (cap, 0):
-        with OpCounter() as count:
-            _one_batch(model, processor, items, load, settings, c)
-        counts.append(count)
-    return {
-        "ms": 1000 * (full - prefill) / cap,
-        "ops": (counts[0].kernel_ops - counts[1].kernel_ops) / cap,
-        "syncs": (counts[0].syncs - counts[1].syncs) / cap,
-    }
+    runs = {(name, c): [] for name in settings for c in (cap, 0)}
+    for _ in range(repeats):
+        for name, s in settings.items():
+            for c in (cap, 0):
+                runs[name, c].append(
+                    _best(lambda s=s, c=c: _one_batch(model, processor, items, load, s, c))
+                )
+    out = {}
+    for name, s in settings.items():
+        counts = []
+        for c in (cap, 0):
+            with OpCounter() as count:
+                _one_batch(model, processor, items, load, s, c)
+            counts.append(count)
+        out[name] = {
+            "ms": 1000 * (min(runs[name, cap]) - min(runs[name, 0])) / cap,
+            "ops": (counts[0].kernel_ops - counts[1].kernel_ops) / cap,
+            "syncs": (counts[0].syncs - counts[1].syncs) / cap,
+        }
+    return out
 
 
 def compare_engines(
@@ -83,10 +102,9 @@ def compare_engines(
     ratio ``decode speedup: X`` (dynamic ms / static ms)."""
     from rge.model.generation import GenerationSettings
 
-    out = {}
-    for engine in ("dynamic", "static"):
-        settings = GenerationSettings(engine=engine, **common)
-        out[engine] = s = decode_stats(model, processor, items, load, settings, cap, repeats)
+    settings = {e: GenerationSettings(engine=e, **common) for e in ("dynamic", "static")}
+    out = decode_stats(model, processor, items, load, settings, cap, repeats)
+    for engine, s in out.items():
         print(
             f"{engine:>7} engine, batch {len(items)}, cap {cap}: {s['ms']:.2f} ms per decode "
             f"step, {s['ops']:.0f} kernel ops issued, {s['syncs']:.2f} host syncs"

@@ -49,7 +49,7 @@ def test_graph_equals_dynamic_and_is_captured(stopping):
     assert rats_s == rats_d
     assert (emb_s - emb_d).abs().max().item() <= 1e-4
     engine = sd._ENGINES[model]
-    assert any(ws.graph is not None for ws in engine.workspaces.values())
+    assert any(dec.ws.graph is not None for dec in engine.decoders.values())
     again = _embed(stopping, STATIC)  # replayed from the retained workspace
     assert again[1] == rats_s and torch.equal(again[0], emb_s)
 

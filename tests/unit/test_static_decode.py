@@ -195,18 +195,24 @@ def test_eager_text_attention_matches(stopping):
     assert (emb_e - emb).abs().max().item() <= TOL
 
 
-def test_engine_retains_workspaces_lru():
-    model, _ = small_model()
+def test_engine_retains_decoders_lru():
+    model, proc = small_model()
+    choice = _choice(model, proc, STATIC, 0)
     engine = sd.engine_for(model, keep=2)
     assert sd.engine_for(model, keep=2) is engine
-    from rge.model.generation import GREEDY
 
-    a = engine.workspace(model, (1, 5, 2), GREEDY, retain=True)
-    assert engine.workspace(model, (1, 5, 2), GREEDY, retain=True) is a
-    engine.workspace(model, (1, 6, 2), GREEDY, retain=True)
-    engine.workspace(model, (1, 7, 2), GREEDY, retain=True)
-    assert list(engine.workspaces) == [(1, 6, 2, False), (1, 7, 2, False)]
-    assert engine.workspace(model, (1, 5, 2), GREEDY, retain=False) is not a
+    def get(width: int, retain: bool = True):
+        return engine.decoder(
+            model, (1, width, 2), decoding=choice.decoding, suppress=choice.suppress,
+            emb_id=choice.emb_id, use_graph=False, compiled=retain,
+        )  # fmt: skip
+
+    a = get(5)
+    assert get(5) is a and a.suppress.data_ptr() != choice.suppress.data_ptr()
+    get(6)
+    get(7)
+    assert [k[0] for k in engine.decoders] == [(1, 6, 2), (1, 7, 2)]
+    assert get(5, retain=False) is not a
     assert not sd.zero3_params(model)
 
 
@@ -215,3 +221,16 @@ def test_text_only_batch(stopping):
     emb_d, rat_d = _run(stopping, items, CAP, DYNAMIC)
     emb_s, rat_s = _run(stopping, items, CAP, STATIC)
     assert rat_s == rat_d and (emb_s - emb_d).abs().max().item() <= TOL
+
+
+@pytest.mark.slow
+def test_compiled_step_equals_eager(stopping):
+    """``compile: true`` (torch.compile of the step, retained across batches) decodes the same."""
+    items = stopping[2][:3]
+    emb, rats = _run(stopping, items, 4, STATIC)
+    compiled = GenerationSettings(engine="static", compile=True)
+    for _ in range(2):  # the second call reuses the compiled step
+        emb_c, rats_c = _run(stopping, items, 4, compiled)
+        assert rats_c == rats and (emb_c - emb).abs().max().item() <= TOL
+    decoders = sd.engine_for(stopping[0], keep=compiled.length_buckets + 1).decoders
+    assert any(hasattr(dec.step_fn, "_torchdynamo_orig_callable") for dec in decoders.values())

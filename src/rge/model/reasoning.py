@@ -1,19 +1,31 @@
-"""Reasoning-mode embeddings: greedy rationale generation with a KV cache, then ``<emb>``.
+"""Reasoning-mode embeddings: rationale generation with a KV cache, then ``<emb>``.
 
-One short decode loop serves generation (rationales for training, the perception probe) and the
-reasoning-mode embedding. The batch is left-padded so every row's next token sits in the last
-column. Each step feeds one token per row with explicit M-RoPE position ids (the cached step
-cannot infer them, ml-stack-facts trap 2). A row that chooses ``<emb>`` is fed it in that same
-step (its last-layer hidden state, L2-normalised, is the embedding) and then leaves the batch:
-its rows of the KV cache are dropped, so later steps cost only the rows still writing. Rows
-still writing at the cap get ``<emb>`` in one last cached step. Each embedding equals a full
-forward over prompt + rationale + ``<emb>`` (``rationale_batch``) to float tolerance
-(tests/unit/test_reasoning.py).
+One decode loop serves generation (rationales for training, the perception probe) and the
+reasoning-mode embedding, configured by ``rge.model.generation.GenerationSettings`` (the
+``generation:`` config block; None = the defaults below). The batch is left-padded so every
+row's next token sits in the last column. Each step feeds one token per row with explicit M-RoPE
+position ids (the cached step cannot infer them, ml-stack-facts trap 2). A row that chooses
+``<emb>`` is fed it in that same step (its last-layer hidden state, L2-normalised, is the
+embedding). Two engines run that loop:
+
+- ``dynamic`` (default): a growing ``DynamicCache``; a finished row leaves the batch and its rows
+  of the cache are dropped, so later steps cost only the rows still writing;
+- ``static`` (``rge.model.static_decode``): a preallocated cache and a fixed-shape step with no
+  host read (finished rows stay, masked), captured as a CUDA graph on CUDA; evaluation batches
+  are sorted by prompt length into at most ``length_buckets`` padded widths.
+
+Both write the same tokens and embeddings (tests/unit/test_static_decode.py). Tokens are chosen
+greedily (``decoding: greedy``) or as the checkpoint's generation config says (``checkpoint``:
+repetition penalty etc., ``rge.model.generation``). At the cap, rows still writing get
+``<emb>`` in one last cached step (``cap: force_emb``) or are embedded by the state of their
+last rationale token (``cap: last_token``, the RGE release). Each embedding equals a full forward
+over prompt + rationale + ``<emb>`` (``rationale_batch``; for ``last_token`` rows the position
+before ``<emb>``) to float tolerance (tests/unit/test_reasoning*.py).
 
 A row stops when it emits ``<emb>``. ``max_new_tokens`` counts generated tokens including
 ``<emb>`` (as ``generate`` does): a row that never emits it keeps ``max_new_tokens`` rationale
-tokens and gets ``<emb>`` appended (``forced``). Vision placeholders and the padding token are
-never generated (a generated ``<|image_pad|>`` breaks any later forward, trap 4).
+tokens and is ``forced``. Vision placeholders and the padding token are never generated (a
+generated ``<|image_pad|>`` breaks any later forward, trap 4).
 """
 
 from __future__ import annotations
@@ -247,15 +259,12 @@ def _decode_static(
         log.warning("static decode: ZeRO-3 parameters move between forwards; no CUDA graph")
         use_graph = False
     shape = (*batch["input_ids"].shape, max_new_tokens)
-    engine = sd.engine_for(model, keep=settings.length_buckets + 1)
-    ws = engine.workspace(model, shape, choice.decoding, retain=use_graph)
-    dec = sd.StaticDecoder(
+    dec = sd.engine_for(model, keep=settings.length_buckets + 1).decoder(
         model,
-        ws,
+        shape,
         decoding=choice.decoding,
         suppress=choice.suppress,
         emb_id=choice.emb_id,
-        fill_id=int(choice.suppress[0]),
         use_graph=use_graph,
         compiled=settings.compile,
         generator=choice.generator,

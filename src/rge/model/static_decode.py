@@ -149,6 +149,10 @@ class StaticDecoder:
             image_grid_thw=batch.get("image_grid_thw"),
             attention_mask=mask,
         )
+        if ws.graph is not None and ws.graph_ptrs != _param_ptrs(model):
+            # weights cannot move during one batch's decode: checking once per batch suffices
+            log.warning("static decode: parameters moved since the graph was captured; recapturing")
+            ws.graph = None
         ws.cache.reset()
         keys = ("input_ids", "attention_mask", "pixel_values", "image_grid_thw")
         out = model.model(
@@ -214,9 +218,6 @@ class StaticDecoder:
         if not self.use_graph:
             self.step_fn()
             return
-        if ws.graph is not None and ws.graph_ptrs != _param_ptrs(self.model):
-            log.warning("static decode: parameters moved since the graph was captured; recapturing")
-            ws.graph = None
         if ws.graph is None and ws.eager_steps >= _WARMUP_STEPS:
             ws.graph, ws.graph_ptrs = _capture(self.step_fn), _param_ptrs(self.model)
         if ws.graph is not None:
@@ -276,31 +277,57 @@ def zero3_params(model: Any) -> bool:
     return any(hasattr(p, "ds_id") for p in model.parameters())
 
 
-class StaticEngine:
-    """The workspaces of one model, by (batch, prompt width, cap).
+def _decoding_key(decoding: Decoding) -> tuple:
+    """What of ``decoding`` a captured step bakes in (processor types and their settings)."""
+    procs = tuple((type(p).__name__, tuple(sorted(vars(p).items()))) for p in decoding.processors)
+    return procs, decoding.temperature, decoding.top_k, decoding.top_p
 
-    On CUDA with graphs the workspaces (KV cache + graph) are kept across calls, at most
-    ``keep`` of them (least recently used dropped), so a training run captures once per shape;
-    elsewhere a fresh workspace serves each batch.
+
+class StaticEngine:
+    """The static decoders (workspace + step) of one model, by shape and decoding rule.
+
+    On CUDA with graphs, and with ``compile``, decoders (KV cache, graph or compiled step) are
+    kept across calls, at most ``keep`` of them (least recently used dropped), so a training run
+    captures or compiles once per shape; otherwise each batch gets a fresh one.
     """
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
-        self.workspaces: OrderedDict[tuple, Workspace] = OrderedDict()
+        self.decoders: OrderedDict[tuple, StaticDecoder] = OrderedDict()
 
-    def workspace(
-        self, model: Any, shape: tuple[int, int, int], decoding: Decoding, retain: bool
-    ) -> Workspace:
-        key = (*shape, decoding.needs_context)
-        if not retain:
-            return Workspace(model, shape, decoding)
-        if key in self.workspaces:
-            self.workspaces.move_to_end(key)
-            return self.workspaces[key]
-        ws = self.workspaces[key] = Workspace(model, shape, decoding)
-        while len(self.workspaces) > self.keep:
-            self.workspaces.popitem(last=False)
-        return ws
+    def decoder(
+        self,
+        model: Any,
+        shape: tuple[int, int, int],
+        *,
+        decoding: Decoding,
+        suppress: torch.Tensor,
+        emb_id: int,
+        use_graph: bool,
+        compiled: bool,
+        generator: torch.Generator | None = None,
+    ) -> StaticDecoder:
+        """A decoder for batches of ``shape`` = (B, L0, cap), retained when graphs or compile
+        are on (what they capture, suppressed ids included, then lives as long as they do)."""
+        ids = tuple(int(i) for i in suppress.tolist())
+
+        def make() -> StaticDecoder:
+            ws = Workspace(model, shape, decoding)
+            return StaticDecoder(
+                model, ws, decoding=decoding, suppress=suppress.clone(), emb_id=emb_id,
+                fill_id=ids[0], use_graph=use_graph, compiled=compiled, generator=generator,
+            )  # fmt: skip
+
+        if not (use_graph or compiled):
+            return make()
+        key = (shape, _decoding_key(decoding), ids, emb_id, use_graph, compiled)
+        if key in self.decoders:
+            self.decoders.move_to_end(key)
+        else:
+            self.decoders[key] = make()
+            while len(self.decoders) > self.keep:
+                self.decoders.popitem(last=False)
+        return self.decoders[key]
 
 
 _ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
