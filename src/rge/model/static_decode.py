@@ -183,10 +183,10 @@ class StaticDecoder:
         hidden = (~ws.key_ok) | (ws.columns > column)
         return ws.mask_zero.masked_fill(hidden[:, None, None, :], torch.finfo(ws.last.dtype).min)
 
-    def _step(self) -> None:
-        """One decode step: choose, record, feed. Fixed shapes, in place, no host read."""
-        ws, model, (b, l0, _) = self.ws, self.model, self.ws.shape
-        scores = model.lm_head(ws.last).float()
+    def _choose(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Choose and record every row's next token; return (tokens (B,), newly stopped (B,))."""
+        ws, l0 = self.ws, self.ws.shape[1]
+        scores = self.model.lm_head(ws.last).float()
         tok = choose_tokens(
             scores, self.decoding, self.suppress, context=ws.context, generator=self.generator
         )
@@ -197,9 +197,15 @@ class StaticDecoder:
         ws.position.copy_(ws.t + l0)  # the cache column this step writes
         if ws.context is not None:
             ws.context.index_copy_(1, ws.position, record)
+        return tok, newly
+
+    def _step(self) -> None:
+        """One decode step: choose, record, feed. Fixed shapes, in place, no host read."""
+        ws, b = self.ws, self.ws.shape[0]
+        tok, newly = self._choose()
         feed = torch.where(ws.done, self.emb_id, tok)[:, None]
         pos = (ws.base + ws.t).view(1, b, 1).expand(3, b, 1)
-        out = model.model.language_model(
+        out = self.model.model.language_model(
             input_ids=feed,
             attention_mask={"full_attention": self._mask(ws.position)},
             position_ids=pos,
@@ -230,6 +236,9 @@ class StaticDecoder:
         """Decode up to ``cap`` tokens, reading ``done.all()`` every ``sync_every`` steps."""
         ws = self.ws
         for i in range(cap):
+            if not embed and i == cap - 1:
+                self._choose()  # the last token is only recorded: nothing reads its state
+                return
             self.step()
             if (i + 1) % sync_every == 0 and i + 1 < cap and bool(ws.done.all()):
                 return
