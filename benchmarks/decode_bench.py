@@ -113,3 +113,34 @@ def compare_engines(
     print(f"decode speedup: {speedup:.2f}")
     out["speedup"] = {"decode": speedup}
     return out
+
+
+def compare_vision(model: Any, processor: Any, items: list, load: Any, repeats: int = 3) -> dict:
+    """The vision tower over the items' images: transformers' per-window loop vs one call per
+    layer (``rge.model.vision_attention``): attention calls, host syncs, ms (fastest run) and
+    max |difference| of the output; prints one line each. Leaves ``model`` on the one call."""
+    from rge.model.chat import build_batch
+    from rge.model.op_count import OpCounter
+    from rge.model.vision_attention import use_vision_varlen
+
+    batch = build_batch(processor, items, load_image=load)
+    device = next(model.parameters()).device
+    pv, thw = batch["pixel_values"].to(device), batch["image_grid_thw"].to(device)
+    out, res = {}, {}
+    for name in ("per-window", "one call"):
+        if name == "one call":
+            use_vision_varlen(model)
+        with torch.no_grad():
+            ms = 1000 * min(
+                _best(lambda: model.model.visual(pv, grid_thw=thw)) for _ in range(repeats)
+            )
+            with OpCounter() as count:
+                out[name] = model.model.visual(pv, grid_thw=thw).pooler_output.float()
+        calls = sum(n for op, n in count.by_name.items() if "scaled_dot_product" in op)
+        res[name] = {"ms": ms, "attention_calls": calls, "syncs": count.syncs}
+        print(f"vision tower ({name}), {len(items)} images: {ms:.0f} ms, {calls} attention "
+              f"calls, {count.syncs} host syncs")  # fmt: skip
+    diff = (out["per-window"] - out["one call"]).abs().max().item()
+    print(f"vision one call vs per-window: max |diff| {diff:.1e}")
+    res["max_abs_diff"] = diff
+    return res

@@ -215,9 +215,15 @@ def run(args: argparse.Namespace) -> float:
 
         print(f"{'deep tiny' if args.deep else 'model'} on {args.device}, "
               f"{torch.get_num_threads()} threads, {args.queries} queries")  # fmt: skip
-        return compare_engines(
+        speedup = compare_engines(
             model, processor, items, load, args.max_new_tokens, repeats=args.repeats
         )["speedup"]["decode"]
+        if args.deep:
+            from decode_bench import compare_vision
+
+            compare_vision(model, processor, items, load, repeats=args.repeats)
+            print(f"decode speedup: {speedup:.2f}")  # last, as the script promises
+        return speedup
     generation = GenerationSettings(engine=args.engine)
     if args.target_tokens:
         tok = stop_near(model, processor, items, load, args.target_tokens, args.max_new_tokens)
