@@ -34,6 +34,7 @@ eagerly. ``torch.compile`` of the step is behind ``GenerationSettings.compile``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from collections import OrderedDict
@@ -51,6 +52,7 @@ CUDA_GRAPHS = True
 _WARMUP_STEPS = 2
 
 
+@functools.cache
 def _step_layer_class() -> type:
     from transformers.cache_utils import StaticLayer
 
@@ -332,6 +334,7 @@ class StaticEngine:
         key = (shape, _decoding_key(decoding), ids, emb_id, use_graph, compiled)
         if key in self.decoders:
             self.decoders.move_to_end(key)
+            self.decoders[key].generator = generator  # this call's seed (sampling, eager only)
         else:
             self.decoders[key] = make()
             while len(self.decoders) > self.keep:
