@@ -196,3 +196,17 @@ def test_sampling_only_when_allowed_and_seeded(stopping):
         assert all(not banned & set(r.token_ids) for rats in runs.values() for r in rats)
     finally:
         model.generation_config = saved
+
+
+def test_settings_load_without_torch():
+    """Config validation reads the block without importing torch or transformers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from rge.model.generation import GenerationSettings as G; "
+        "G.from_dict({'engine': 'static'}); "
+        "print(any(m in sys.modules for m in ('torch', 'transformers')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

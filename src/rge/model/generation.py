@@ -19,9 +19,10 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used: config validation must not need it
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ class GenerationSettings:
     @property
     def torch_dtype(self) -> torch.dtype:
         """``dtype`` as a ``torch.dtype``."""
+        import torch
+
         return getattr(torch, self.dtype)
 
 
@@ -222,6 +225,7 @@ def choose_tokens(
     scores = scores.index_fill(1, suppress, float("-inf"))
     if not decoding.samples:
         return scores.argmax(dim=-1)
+    import torch
     from transformers import TopKLogitsWarper, TopPLogitsWarper
 
     scores = scores / decoding.temperature
