@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # The GPU checks, in one call on a lent CUDA machine (run from the repository root):
-#   bash benchmarks/gpu_check.sh [OUT_DIR] [step] [reasoning]     (no part named: both)
+#   bash benchmarks/gpu_check.sh [OUT_DIR] [step] [reasoning] [decode]   (none named: step reasoning)
 # step:      gpu_step.py, one baseline and one RGE training step of the full-size 3B model,
 #            with self-rationale caps of 32 and 128 tokens -> gpu_step_<cap>.txt
 # reasoning: reasoning_embed.py --full-size, rge's batched KV loop against the release's
 #            per-sample generate on the 3B model -> reasoning_embed.txt
+# decode:    the generation engines (at most 6.5 min by its timeouts, about 5 on one H200):
+#            the gpu-marked tests (CUDA graphs, sync-free step, in-place weight update, bf16
+#            varlen vision) -> gpu_tests.txt; gpu_decode_check.py: old loop vs static eager vs
+#            static graph at batch 8/32/128, vision per-window vs one call (fwd + bwd) ->
+#            gpu_decode.json (written after every part) + gpu_decode.txt; one RGE step per
+#            engine at cap 128 -> gpu_step_engines.txt; reasoning q/s per engine ->
+#            reasoning_<engine>.txt. The gpu tests need pytest on the machine (else skipped).
 # Uses the machine's python3 and torch; transformers comes from wheels in .whl/ when present
 # (the project pins transformers 5.24.0; .whl/ is not committed). To fetch it beforehand:
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl transformers==5.24.0
@@ -31,5 +38,18 @@ fi
 if [[ " $parts " == *" reasoning "* ]]; then
   python3 benchmarks/reasoning_embed.py --full-size --device cuda --queries 32 --batch-size 32 \
     --max-new-tokens 32 --target-tokens 16 --repeats 2 --profile 2>&1 | tee "$out/reasoning_embed.txt" || status=1
+fi
+if [[ " $parts " == *" decode "* ]]; then
+  if python3 -c "import pytest" 2>/dev/null; then
+    timeout 60 python3 -m pytest -q -p no:cacheprovider -m gpu tests/gpu 2>&1 | tee "$out/gpu_tests.txt" || status=1
+  else
+    echo "pytest not installed: gpu tests not run" | tee "$out/gpu_tests.txt"
+  fi
+  timeout 150 python3 benchmarks/gpu_decode_check.py "$out" --batches 8 32 128 --cap 16 2>&1 | tee "$out/gpu_decode.txt" || status=1
+  timeout 110 python3 benchmarks/gpu_step.py --steps 1 --max-new-tokens 128 2>&1 | tee "$out/gpu_step_engines.txt" || status=1
+  for engine in dynamic static; do
+    timeout 35 python3 benchmarks/reasoning_embed.py --full-size --device cuda --queries 32 --batch-size 32 \
+      --max-new-tokens 32 --target-tokens 16 --repeats 1 --engine "$engine" 2>&1 | tee "$out/reasoning_$engine.txt" || status=1
+  done
 fi
 exit $status

@@ -16,8 +16,14 @@ realistic, varying length. Both paths run on the same queries in the same proces
 
     python benchmarks/reasoning_embed.py [--queries 64] [--batch-size 32] [--threads 1] [--smoke]
     python benchmarks/reasoning_embed.py --full-size --device cuda   # Qwen2.5-VL-3B, random init
+    python benchmarks/reasoning_embed.py --deep --decode-only         # engines, per decode step
 
-The last line printed is ``speedup: X.XX`` (release time / rge time).
+``--engine`` picks rge's generation engine (``dynamic``: today's loop; ``static``: the
+fixed-shape step). ``--decode-only`` compares the two engines per decode step (ms, kernel ops,
+host syncs; ``benchmarks/decode_bench.py``) and prints ``decode speedup: X`` (dynamic / static)
+last; ``--deep`` uses the tiny width at the real depths (36 text layers, 32 vision blocks),
+batch 8, 448x448 images. Otherwise the last line printed is ``speedup: X.XX`` (release time /
+rge time).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from rge.data.records import IMAGE_TOKEN, Item
 from rge.data.scenes import render_scene, sample_scene
 from rge.model.chat import build_batch
 from rge.model.factory import build_tiny, emb_token_id, load_pretrained
+from rge.model.generation import GenerationSettings
 from rge.model.reasoning import embed_reasoning, generate_rationales, suppressed_ids
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
@@ -59,10 +66,10 @@ def load_model(model_dir: str | None, seed: int) -> tuple[Any, Any]:
     return build_tiny(backbone.get("tiny", {}), seed=seed, **pixels)
 
 
-def make_queries(n: int, seed: int) -> tuple[list[Item], Any]:
-    """``n`` image queries on synthetic scenes (112 x 112, 16 image tokens) and their loader."""
+def make_queries(n: int, seed: int, size: int = 112) -> tuple[list[Item], Any]:
+    """``n`` image queries on synthetic scenes (``size`` px square) and their loader."""
     rng = random.Random(seed)
-    images = {f"q{i}": render_scene(sample_scene(rng)) for i in range(n)}
+    images = {f"q{i}": render_scene(sample_scene(rng), size) for i in range(n)}
     items = [Item(f"{IMAGE_TOKEN} {QUESTIONS[i % len(QUESTIONS)]}", f"q{i}") for i in range(n)]
     return items, images.__getitem__
 
@@ -164,7 +171,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: default)")
     ap.add_argument("--smoke", action="store_true", help="a few queries, seconds")
     ap.add_argument("--profile", action="store_true", help="print rge loop's top ops (profiler)")
+    ap.add_argument("--engine", choices=("dynamic", "static"), default="dynamic")
+    ap.add_argument("--deep", action="store_true", help="tiny width, real depths, 448x448, batch 8")
+    ap.add_argument(
+        "--decode-only", action="store_true", help="per decode step: dynamic vs static engine"
+    )
     args = ap.parse_args(argv)
+    if args.deep:
+        args.queries, args.batch_size, args.target_tokens = 8, 8, 0
     if args.smoke:
         args.queries, args.max_new_tokens, args.target_tokens, args.repeats = 4, 6, 3, 1
     return args
@@ -188,10 +202,29 @@ def run(args: argparse.Namespace) -> float:
         from gpu_step import full_size
 
         model, processor = full_size(args.device)
+    elif args.deep:
+        from decode_bench import deep_model
+
+        model, processor = deep_model(args.seed)
     else:
         model, processor = load_model(args.model, args.seed)
     model = model.to(args.device).eval()
-    items, load = make_queries(args.queries, args.seed)
+    items, load = make_queries(args.queries, args.seed, 448 if args.deep else 112)
+    if args.decode_only:
+        from decode_bench import compare_engines
+
+        print(f"{'deep tiny' if args.deep else 'model'} on {args.device}, "
+              f"{torch.get_num_threads()} threads, {args.queries} queries")  # fmt: skip
+        speedup = compare_engines(
+            model, processor, items, load, args.max_new_tokens, repeats=args.repeats
+        )["speedup"]["decode"]
+        if args.deep:
+            from decode_bench import compare_vision
+
+            compare_vision(model, processor, items, load, repeats=args.repeats)
+            print(f"decode speedup: {speedup:.2f}")  # last, as the script promises
+        return speedup
+    generation = GenerationSettings(engine=args.engine)
     if args.target_tokens:
         tok = stop_near(model, processor, items, load, args.target_tokens, args.max_new_tokens)
         print(f"<emb> tied to token {tok} ({processor.tokenizer.decode([tok])!r})")
@@ -215,6 +248,7 @@ def run(args: argparse.Namespace) -> float:
             max_new_tokens=args.max_new_tokens,
             batch_size=args.batch_size,
             load_image=load,
+            generation=generation,
         ),
         args.repeats,
     )
@@ -239,7 +273,10 @@ def run(args: argparse.Namespace) -> float:
         f"max {max(lengths)}; forced <emb> {1 - len(stopped) / len(lengths):.0%}"
     )
     print(f"same embedding where <emb> was generated ({len(stopped)} rows): max |diff| {diff:.1e}")
-    print(f"rge batched KV loop (batch {args.batch_size}): {args.queries / ours_s:.1f} queries/s")
+    print(
+        f"rge batched KV loop ({args.engine} engine, batch {args.batch_size}): "
+        f"{args.queries / ours_s:.1f} queries/s"
+    )
     print(f"release per-sample generate + extra step: {args.queries / release_s:.1f} queries/s")
     if args.profile:
         profile(lambda: embed_reasoning(model, processor, items, max_new_tokens=args.max_new_tokens,

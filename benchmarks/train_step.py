@@ -8,8 +8,12 @@ and other (tokenizing, image processing, loss arithmetic). A random-init model n
 ``<emb>``, so every self rationale runs to ``--max-new-tokens`` (the worst case).
 
     python benchmarks/train_step.py [--batch-size 8] [--steps 5] [--chunk-size 0] [--smoke]
+    python benchmarks/train_step.py --deep --steps 2     # real depths, 448x448 images
 
-The last line printed is ``ratio: X.XX`` (RGE step time / baseline step time). The helpers here
+The RGE step is measured with each generation engine (``dynamic``: the old loop, ``static``:
+the fixed-shape step); ``generation speedup`` is the ratio of their generation parts.
+
+The last line printed is ``ratio: X.XX`` (RGE step time with the dynamic engine / baseline). The helpers here
 are shared with ``benchmarks/gpu_step.py``.
 """
 
@@ -173,6 +177,25 @@ def table(results: dict[str, dict], *, memory: bool) -> str:
     return "\n".join(lines)
 
 
+def rge_objectives(oracle: dict, chunk: int, cap: int, **common: Any) -> dict[str, Callable]:
+    """One ``q_self`` objective maker per generation engine (the old loop beside the new)."""
+    from functools import partial
+
+    from rge.model.generation import GenerationSettings
+    from rge.model.reasoning import generate_rationales
+    from rge.train.objectives import RgeObjective
+
+    def make(engine: str) -> Callable[[], Any]:
+        gen = partial(generate_rationales, generation=GenerationSettings(engine=engine))
+        return lambda: RgeObjective(
+            pair="q_self", rationales=oracle, chunk_size=chunk, max_new_tokens=cap,
+            generate_fn=gen, **common,
+        )  # fmt: skip
+
+    # "rge q_self" is the old loop (the name earlier results and tests use)
+    return {"rge q_self": make("dynamic"), "rge q_self static": make("static")}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -181,34 +204,39 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--chunk-size", type=int, default=0, help="gradient cache chunk (0 = off)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--smoke", action="store_true", help="batch 4, 1 step, 4 new tokens")
+    ap.add_argument("--deep", action="store_true", help="tiny width, real depths, 448x448")
     args = ap.parse_args(argv)
     if args.smoke:
         args.batch_size, args.steps, args.max_new_tokens = 4, 1, 4
     torch.set_num_threads(args.threads)
-    from rge.model.factory import build_tiny
-    from rge.train.objectives import BaselineObjective, RgeObjective
+    from decode_bench import DEEP_PIXELS, deep_model
 
-    model, processor = build_tiny({}, seed=0, min_pixels=56 * 56, max_pixels=112 * 112)
+    from rge.model.factory import build_tiny
+    from rge.train.objectives import BaselineObjective
+
+    if args.deep:
+        model, processor = deep_model()
+    else:
+        model, processor = build_tiny({}, seed=0, min_pixels=56 * 56, max_pixels=112 * 112)
+    size = int(DEEP_PIXELS**0.5) if args.deep else 112
     with tempfile.TemporaryDirectory() as tmp:
-        pairs, oracle = scene_pairs(Path(tmp), args.batch_size, size=112)
+        pairs, oracle = scene_pairs(Path(tmp), args.batch_size, size=size)
+        makers = {"baseline": lambda: BaselineObjective(chunk_size=args.chunk_size)}
+        makers |= rge_objectives(oracle, args.chunk_size, args.max_new_tokens)
         results = {
-            "baseline": measure(
-                lambda: BaselineObjective(chunk_size=args.chunk_size), model, processor, pairs,
-                steps=args.steps,
-            ),
-            "rge q_self": measure(
-                lambda: RgeObjective(pair="q_self", rationales=oracle, chunk_size=args.chunk_size,
-                                     max_new_tokens=args.max_new_tokens),
-                model, processor, pairs, steps=args.steps,
-            ),
-        }  # fmt: skip
-    print(f"tiny backbone (random init), CPU, {torch.get_num_threads()} threads, batch "
-          f"{args.batch_size}, max_new_tokens {args.max_new_tokens}, chunk {args.chunk_size}, "
-          f"median of {args.steps} steps")  # fmt: skip
+            name: measure(make, model, processor, pairs, steps=args.steps)
+            for name, make in makers.items()
+        }
+    print(f"tiny backbone{' (deep)' if args.deep else ''} (random init), CPU, "
+          f"{torch.get_num_threads()} threads, batch {args.batch_size}, max_new_tokens "
+          f"{args.max_new_tokens}, chunk {args.chunk_size}, median of {args.steps} steps")  # fmt: skip
     print(table(results, memory=False))
-    ratio = results["rge q_self"]["ms"]["total"] / results["baseline"]["ms"]["total"]
+    ms = {k: v["ms"] for k, v in results.items()}
+    gen = ms["rge q_self"]["generation"] / ms["rge q_self static"]["generation"]
+    print(f"generation speedup: {gen:.2f} (dynamic / static engine)")
+    ratio = ms["rge q_self"]["total"] / ms["baseline"]["total"]
     print(f"ratio: {ratio:.2f}")
-    return {"results": results, "ratio": ratio}
+    return {"results": results, "ratio": ratio, "generation_speedup": gen}
 
 
 if __name__ == "__main__":
