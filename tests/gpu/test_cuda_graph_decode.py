@@ -19,7 +19,7 @@ from rge.model.chat import build_batch
 from rge.model.generation import GenerationSettings
 from rge.model.reasoning import _choice, _left_batch, embed_reasoning
 from rge.model.vision_attention import use_vision_varlen
-from tests.unit.reasoning_helpers import CAP, mixed_items, stopping_model
+from tests.fixtures.reasoning_helpers import CAP, mixed_items, stopping_model
 
 pytestmark = [
     pytest.mark.gpu,
@@ -117,7 +117,7 @@ def test_in_place_update_keeps_graph_valid_and_moved_params_recapture(stopping):
 
 
 def test_varlen_vision_bf16_forward_and_backward():
-    from tests.unit.tiny_model import small_model
+    from tests.fixtures.tiny_model import small_model
 
     model, proc = small_model(vision_depth=4, fullatt_block_indexes=[3], window_size=56)
     model = model.cuda().to(torch.bfloat16)

@@ -24,7 +24,7 @@ from rge.model.generation import (
     resolve_decoding,
 )
 from rge.model.reasoning import embed_reasoning, rationale_batch, suppressed_ids
-from tests.unit.reasoning_helpers import CAP, stopping_model
+from tests.fixtures.reasoning_helpers import CAP, stopping_model
 
 PENALTY = 1.3  # large enough to change the tiny model's greedy tokens
 

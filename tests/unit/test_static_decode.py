@@ -27,8 +27,8 @@ from rge.model.reasoning import (
     prompt_lengths,
     rationale_batch,
 )
-from tests.unit.reasoning_helpers import CAP, mixed_items, stopping_model
-from tests.unit.tiny_model import small_model
+from tests.fixtures.reasoning_helpers import CAP, mixed_items, stopping_model
+from tests.fixtures.tiny_model import small_model
 
 STATIC = GenerationSettings(engine="static", sync_every=3)
 DYNAMIC = GenerationSettings()

@@ -19,8 +19,8 @@ from rge.model.vision_attention import (
     use_vision_varlen,
     varlen_vision_attention,
 )
-from tests.unit.reasoning_helpers import mixed_items
-from tests.unit.tiny_model import small_model
+from tests.fixtures.reasoning_helpers import mixed_items
+from tests.fixtures.tiny_model import small_model
 
 DEPTH = 4
 TOL = 1e-6
