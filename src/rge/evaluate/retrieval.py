@@ -79,7 +79,8 @@ def evaluate_retrieval(
 
     Returns:
         {"t2i": {"R@K": recall}, "i2t": {...}, "num_images", "num_captions", "query_mode",
-        "target_mode"}; recalls are fractions.
+        "target_mode"}; recalls are fractions. Identical captions (and identical image files)
+        are one item (``rge.evaluate.metrics.recall_t2i``).
     """
     gt = caption_index(rs)
     captions, images = retrieval_items(rs, image_text, caption_template)
@@ -93,9 +94,11 @@ def evaluate_retrieval(
         _embed(captions, target_mode, "target", encoder_for)
         @ _embed(images, query_mode, "query", encoder_for).T
     )
+    # identical items are one item: a caption string attached to two images is own for both
+    keys = {"caption_keys": [c.key for c in captions], "image_keys": [i.key for i in images]}
     return {
-        "t2i": {f"R@{k}": v for k, v in recall_t2i(sim_t2i, gt, ks).items()},
-        "i2t": {f"R@{k}": v for k, v in recall_i2t(sim_i2t, gt, ks).items()},
+        "t2i": {f"R@{k}": v for k, v in recall_t2i(sim_t2i, gt, ks, **keys).items()},
+        "i2t": {f"R@{k}": v for k, v in recall_i2t(sim_i2t, gt, ks, **keys).items()},
         "num_images": len(rs.images),
         "num_captions": len(rs.captions),
         "query_mode": query_mode,
