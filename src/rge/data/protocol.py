@@ -47,6 +47,11 @@ TABLE_FILES = {
     "candidate": "candidate_replacements.yaml",
 }
 RULE_KEYS = ("value_map", "original", "replacement", "prefix_add", "suffix_add")
+# Version of the token sequence ``rge.model.chat`` builds for a given item text. Bumped
+# whenever the same text would give other token ids; part of the embedding cache's identity
+# (``rge.evaluate.encoders.side_caches``). 2 (issue 11): no stripping, image block in the
+# marker's place, data text never special tokens.
+FORMAT_VERSION = 2
 
 
 class ProtocolError(ValueError):

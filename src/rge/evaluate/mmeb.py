@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rge.data.records import EvalRow, Item
-from rge.evaluate.cache import EmbeddingCache, Encoder
+from rge.evaluate.cache import EmbeddingCache
+from rge.evaluate.encoders import Encoder
 from rge.evaluate.metrics import precision_at_1, release_precision_at_1
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rge.data.records import Item, RetrievalSet
-from rge.evaluate.cache import Encoder
+from rge.evaluate.encoders import Encoder
 from rge.evaluate.metrics import recall_i2t, recall_t2i
 from rge.evaluate.mmeb import embed_unique
 

@@ -24,6 +24,9 @@ whenever the data holds no special-token text.
 Nothing follows ``<emb>`` (it ends the sequence the way an end-of-turn token would). LM labels
 cover the response and ``<emb>`` only. The prompt and the response are tokenized separately,
 so the label boundary is exact whatever the tokenizer merges.
+
+A change to the token sequence built here must bump ``rge.data.protocol.FORMAT_VERSION`` (the
+embedding cache keys on it).
 """
 
 from __future__ import annotations
@@ -43,10 +46,6 @@ VISION_START = "<|vision_start|>"
 VISION_END = "<|vision_end|>"
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
-# bumped whenever the token sequence built for the same item and protocol changes; part of
-# the embedding cache's identity (rge.evaluate.encoders.side_caches). 2: no stripping, marker
-# in place, data text never special.
-FORMAT_VERSION = 2
 
 Segment = tuple[str, bool]  # (text, is_special): specials are single template tokens
 
