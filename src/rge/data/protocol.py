@@ -30,7 +30,10 @@ the image first and drops the marker, which :func:`train_pairs` does by removing
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +44,7 @@ PROTOCOLS = ("mmeb", "rge_release")
 RELEASE_REPO = "MCG-NJU/RGE"
 RELEASE_COMMIT = "60744447ffc0d51471a85757c4ea4be86650d8c5"
 RELEASE_DIR = "src"  # folder of the three tables inside the release repository
+RAW_BASE = "https://raw.githubusercontent.com"  # the release is a GitHub repository
 TABLE_FILES = {
     "train": "instruction_replacements.yaml",
     "eval": "instruction_replacements-eval.yaml",
@@ -177,6 +181,62 @@ def dump_table(rules: Mapping[str, Rule]) -> str:
         )
         out[name] = entry
     return yaml.safe_dump(out, sort_keys=False, allow_unicode=True)
+
+
+def fetch_tables(
+    out: str | os.PathLike,
+    *,
+    repo: str = RELEASE_REPO,
+    commit: str = RELEASE_COMMIT,
+    mirror: str | os.PathLike | None = None,
+    base_url: str = RAW_BASE,
+) -> dict:
+    """Copy the three tables into ``out`` (flat, ``TABLE_FILES`` names) and check they load.
+
+    Args:
+        out: an existing, empty directory.
+        repo: the GitHub repository of the release (``owner/name``).
+        commit: the full 40-hex commit to read (a branch or tag would not pin the text).
+        mirror: a local directory laid out like the repository (``src/<file>``, e.g. the
+            synthetic benchmark's ``RGE`` folder); taken as it is, ``commit`` unused.
+        base_url: raw-file server; ``<base_url>/<repo>/<commit>/src/<file>`` is read.
+
+    Returns:
+        The provenance record: repo, commit (None for a mirror), mirror, and the SHA-256 of
+        every file.
+
+    Raises:
+        ValueError: ``commit`` is not a 40-hex SHA; ProtocolError / FileNotFoundError from
+        :func:`load_tables` (a fetched table that does not load is refused at fetch time).
+    """
+    from rge.data.hub import resolve_repo
+
+    out = Path(out)
+    names = list(TABLE_FILES.values())
+    if mirror:
+        patterns = [f"{RELEASE_DIR}/{n}" for n in names]
+        src = resolve_repo(repo, mirror=mirror, allow_patterns=patterns) / RELEASE_DIR
+        for name in names:
+            shutil.copyfile(src / name, out / name)
+    else:
+        if not re.fullmatch(r"[0-9a-f]{40}", commit or ""):
+            raise ValueError(f"commit must be a full 40-hex SHA to pin the tables, got {commit!r}")
+        for name in names:
+            _download(f"{base_url}/{repo}/{commit}/{RELEASE_DIR}/{name}", out / name)
+    load_tables(out)
+    return {
+        "repo": repo,
+        "commit": None if mirror else commit,
+        "mirror": str(mirror) if mirror else None,
+        "sha256": {n: hashlib.sha256((out / n).read_bytes()).hexdigest() for n in names},
+    }
+
+
+def _download(url: str, dest: Path) -> None:
+    from urllib.request import urlopen
+
+    with urlopen(url, timeout=60) as resp:  # noqa: S310 (fixed https/file URL from the config)
+        dest.write_bytes(resp.read())
 
 
 # ----------------------------------------------------------------------------- applying
