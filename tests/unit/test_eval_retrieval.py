@@ -99,6 +99,12 @@ def test_caption_index_and_items():
         caption_index(RetrievalSet("x", ("a", "b"), ("c0", "c1", "c2")))
     caps, imgs = retrieval_items(rs, IMAGE_TEXT, "Caption: {caption}")
     assert caps[0] == Item("Caption: a red one") and imgs[2] == Item(IMAGE_TEXT, "/img/blue.png")
+    # rge_release: no table entry for Flickr/COCO -> the newline rule only
+    caps, imgs = retrieval_items(rs, IMAGE_TEXT, "Caption: {caption}", "rge_release")
+    assert caps[0] == Item("Caption: a red one\n")
+    assert imgs[2] == Item(IMAGE_TEXT + "\n", "/img/blue.png")
+    with pytest.raises(ValueError, match="prompt protocol"):
+        retrieval_items(rs, IMAGE_TEXT, protocol="vlm2vec")
 
 
 def test_same_caption_string_on_two_images_is_one_item():
