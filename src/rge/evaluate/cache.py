@@ -67,6 +67,9 @@ class EmbeddingCache:
 
         Returns:
             (len(items), D) float32 array.
+
+        Raises:
+            ValueError: no items, or the encoder returned another shape or NaN/inf.
         """
         if not items:
             raise ValueError(f"nothing to encode on side {side!r}")

@@ -88,6 +88,7 @@ class ReasoningEncoder:
         self._vectors: dict[ItemKey, np.ndarray] = {}
 
     def __call__(self, items: list[Item], side: str) -> np.ndarray:
+        """(N, D) float32 vectors of ``items``; raises ValueError on a short embed result."""
         todo = list({it.key: it for it in items if it.key not in self._vectors}.values())
         if todo:
             vecs, rationales = self._embed(todo)
@@ -259,7 +260,8 @@ def cache_identity(
 
 
 def dir_fingerprint(path: str | os.PathLike) -> str:
-    """SHA-256 over a directory's file names and contents (large files: size + mtime)."""
+    """SHA-256 hex digest over a directory's file names and contents (large files: size +
+    mtime); raises FileNotFoundError when ``path`` is not a directory."""
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"model directory {root} does not exist")

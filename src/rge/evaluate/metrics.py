@@ -17,6 +17,10 @@ Recall@K uses the identical-item rule and otherwise the strict tie rule (R@K = 0
 at most the number of non-identical items tied with the truth); with distinct items and
 continuous scores it equals VLM2Vec's.
 
+Sources: the RGE release's ``evaluation/eval_utils.py`` (``get_pred``: ``np.argmax``) and
+``eval_ar.py`` (correct iff the prediction is the ground truth), identical to VLM2Vec V1's;
+R@K as VLM2Vec V1's ``evaluation/eval_flickr.py``.
+
 Scores are fractions in [0, 1]; tables multiply by 100.
 """
 
@@ -252,6 +256,9 @@ def aggregate(
     Returns:
         {"meta_task": {name: mean}, "IND": mean, "OOD": mean, "overall": mean, "num_tasks": n};
         a group without tasks is absent from "meta_task" and None for IND/OOD.
+
+    Raises:
+        ValueError: no scores, or a task without a known meta-task or split.
     """
     if not task_scores:
         raise ValueError("aggregate needs at least one task score")

@@ -2,7 +2,8 @@
 
 Each unique query item and each unique candidate item (deduplicated by ``Item.key``) is embedded
 once; every row is scored against its OWN candidate list by cosine similarity; the ground truth
-is candidate 0; the metric is Precision@1 under two tie rules, side by side
+is candidate 0 (the release's ``eval_ar.py``, VLM2Vec V1's evaluation); the metric is
+Precision@1 under two tie rules, side by side
 (:mod:`rge.evaluate.metrics`): ``acc`` (the release's rule: a copy of the ground truth is the
 ground truth, then argmax) and ``acc_strict`` (every tie against the ground truth).
 """
@@ -47,7 +48,7 @@ class TaskResult:
 
 
 def normalise(vecs: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (an all-zero row stays zero instead of becoming NaN)."""
+    """(N, D) float32 rows scaled to unit L2 norm (an all-zero row stays zero, not NaN)."""
     vecs = np.asarray(vecs, dtype=np.float32)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     return vecs / np.maximum(norms, 1e-12)

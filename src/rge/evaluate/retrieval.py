@@ -21,7 +21,12 @@ EncoderFactory = Callable[[str, str], Encoder]
 
 
 def caption_index(rs: RetrievalSet) -> list[int]:
-    """Image index of every caption; without ``caption_image``, captions are image-major."""
+    """Image index of every caption; without ``caption_image``, captions are image-major.
+
+    Raises:
+        ValueError: ``caption_image`` of the wrong length, or captions that do not split evenly
+            over the images when it is empty.
+    """
     if rs.caption_image:
         if len(rs.caption_image) != len(rs.captions):
             raise ValueError(

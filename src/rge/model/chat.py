@@ -1,5 +1,10 @@
 """Turn items (+ optional responses) into the model's input tensors in the RGE sequence format.
 
+Source: paper §3.2 (sequence format, labels) and the release's training and evaluation input
+code (MCG-NJU/RGE @6074444: ``src/collator.py``, ``src/processing_message.py``,
+``src/dataset.py``), checked token for token on the real vocabulary
+(``tests/unit/test_model_chat_qwen.py``).
+
 One sequence per item (Qwen2.5-VL chat layout, as the RGE release builds it)::
 
     <|im_start|>system\\n{SYSTEM}<|im_end|>\\n<|im_start|>user\\n
