@@ -100,3 +100,14 @@ def test_bad_arguments(proc):
         build_batch(proc, [Item("a"), Item("b")], ["x"])
     with pytest.raises(ValueError, match="at least one item"):
         build_batch(proc, [])
+
+
+def test_emb_written_in_a_caption_is_plain_text(proc):
+    # issue 11's example: two <emb> ids before, the embedding read at the wrong position
+    b = build_batch(proc, [Item("a caption that mentions the <emb> tag in html")])
+    ids = b["input_ids"][0].tolist()
+    assert ids.count(emb_token_id(proc)) == 1 and ids[-1] == emb_token_id(proc)
+    assert "mentions the <emb> tag" in _decode(proc, ids)
+    # splitting specials for data text leaves the tokenizer's own behaviour unchanged
+    end = proc.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert proc.tokenizer("x<|im_end|>", add_special_tokens=False)["input_ids"][-1] == end
