@@ -95,3 +95,27 @@ def test_encoder_protocols():
     assert encoder_rationales(reasoning) == {}
     with pytest.raises(TypeError, match="keeps no rationales"):
         encoder_rationales(plain)
+
+
+def test_resolve_attn_implementation(monkeypatch):
+    import importlib.util
+
+    from rge.evaluate.encoders import resolve_attn_implementation
+
+    real = importlib.util.find_spec
+
+    def finder(installed):
+        def find(name, *args):
+            return (object() if installed else None) if name == "flash_attn" else real(name, *args)
+
+        return find
+
+    for installed, auto in ((False, "sdpa"), (True, "flash_attention_2")):
+        monkeypatch.setattr(importlib.util, "find_spec", finder(installed))
+        assert resolve_attn_implementation("auto") == auto
+        assert resolve_attn_implementation("sdpa") == "sdpa"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(ImportError, match="flash_attn"):
+        resolve_attn_implementation("flash_attention_2")
+    with pytest.raises(ValueError, match="unknown attention"):
+        resolve_attn_implementation("flash")

@@ -65,6 +65,35 @@ class RationaleEncoder(Encoder, Protocol):
 DEFAULT_DECODING: Mapping[str, Any] = {"decoding": "greedy", "cap": "force_emb"}
 
 
+ATTN_IMPLEMENTATIONS = ("flash_attention_2", "sdpa", "eager")
+
+
+def resolve_attn_implementation(requested: str) -> str:
+    """The attention implementation to load the model with (record the result with the scores).
+
+    Args:
+        requested: "auto" (the release's flash-attention-2 when the ``flash_attn`` package is
+            importable, else "sdpa") or one of ``ATTN_IMPLEMENTATIONS``.
+
+    Raises:
+        ValueError: an unknown name; ImportError: "flash_attention_2" asked for explicitly
+            but ``flash_attn`` is not installed.
+    """
+    import importlib.util
+
+    has_flash = importlib.util.find_spec("flash_attn") is not None
+    if requested == "auto":
+        return "flash_attention_2" if has_flash else "sdpa"
+    if requested not in ATTN_IMPLEMENTATIONS:
+        raise ValueError(
+            f"unknown attention implementation {requested!r}; expected 'auto' or one of "
+            f"{ATTN_IMPLEMENTATIONS}"
+        )
+    if requested == "flash_attention_2" and not has_flash:
+        raise ImportError("attention 'flash_attention_2' needs the flash_attn package")
+    return requested
+
+
 def check_mode(mode: str) -> None:
     """Raise unless ``mode`` is a known embedding mode."""
     if mode not in MODES:
