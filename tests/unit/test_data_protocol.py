@@ -9,6 +9,7 @@ from rge.data.protocol import (
     PromptTables,
     ProtocolError,
     Rule,
+    coverage,
     dump_table,
     ensure_newline,
     eval_rows,
@@ -16,6 +17,7 @@ from rge.data.protocol import (
     load_tables,
     missing_entries,
     rewrite,
+    tables_for,
     train_pairs,
 )
 from rge.data.records import EvalRow, Item, TrainPair
@@ -130,5 +132,18 @@ def test_train_pairs_use_train_table_and_drop_marker():
     assert mmeb.query == Item("\nRepresent x", "q.jpg") and mmeb.pos == Item("p")
 
 
-def test_missing_entries():
+def test_missing_entries_and_coverage():
     assert missing_entries(["task", "Sub", "x"], TABLES.candidate) == ["x"]
+    assert coverage(TABLES, train=["Sub", "New"], eval=["task", "Sub"]) == {
+        "train_queries": ["New"],
+        "train_targets": ["New"],
+        "eval_queries": ["Sub"],
+        "eval_targets": [],
+    }
+
+
+def test_tables_for_protocol(tmp_path):
+    assert tables_for("mmeb", None) is None
+    with pytest.raises(ValueError, match="fetch_prompt_tables"):
+        tables_for("rge_release", "")
+    assert tables_for("rge_release", need(RELEASE_PROMPTS)).eval["OK-VQA"].original is not None

@@ -298,6 +298,40 @@ def missing_entries(names: Iterable[str], rules: Mapping[str, Rule]) -> list[str
     return sorted(set(names) - set(rules))
 
 
+def coverage(
+    tables: PromptTables, *, train: Iterable[str] = (), eval: Iterable[str] = ()
+) -> dict[str, list[str]]:
+    """Which MMEB-train subsets and MMEB-eval tasks get no rewrite (newline rule only).
+
+    Returns:
+        {"train_queries", "train_targets", "eval_queries", "eval_targets"}: each the sorted
+        names without an entry in the table that side uses.
+    """
+    train, eval = list(train), list(eval)
+    return {
+        "train_queries": missing_entries(train, tables.train),
+        "train_targets": missing_entries(train, tables.candidate),
+        "eval_queries": missing_entries(eval, tables.eval),
+        "eval_targets": missing_entries(eval, tables.candidate),
+    }
+
+
+def tables_for(protocol: str, folder: str | os.PathLike | None) -> PromptTables | None:
+    """The tables a protocol needs: None for ``mmeb``; :func:`load_tables` for ``rge_release``.
+
+    Raises:
+        ValueError: unknown protocol, or ``rge_release`` without a folder.
+    """
+    check_protocol(protocol)
+    if protocol == "mmeb":
+        return None
+    if not folder:
+        raise ValueError(
+            "prompt protocol 'rge_release' needs the fetched tables (fetch_prompt_tables)"
+        )
+    return load_tables(folder)
+
+
 def _rewrite_item(item: Item, rule: Rule | None) -> Item:
     return replace(item, text=rewrite(item.text, rule))
 
