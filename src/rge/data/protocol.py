@@ -38,6 +38,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import yaml
+
 from rge.data.records import IMAGE_TOKEN, EvalRow, Item, TrainPair
 
 PROTOCOLS = ("mmeb", "rge_release")
@@ -125,8 +127,6 @@ def load_tables(folder: str | os.PathLike) -> PromptTables:
 
 def load_table(path: str | os.PathLike) -> dict[str, Rule]:
     """One rewrite table as {subset: Rule}; see :func:`load_tables` for the errors."""
-    import yaml  # a dependency of the data phase only
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"rewrite table {path} does not exist")
@@ -167,8 +167,6 @@ def _rule(path: Path, name: str, entry: object) -> Rule:
 
 def dump_table(rules: Mapping[str, Rule]) -> str:
     """YAML text of a table in the release's schema (keys left out where they change nothing)."""
-    import yaml
-
     out: dict[str, dict] = {}
     for name, rule in rules.items():
         entry: dict = {}
