@@ -90,7 +90,8 @@ def test_embed_eval_writes_score_and_predictions(tmp_path):
     fake = FakeEncoders()
     score = eval_main(eval_args(tmp_path, "toy", cfg_for("toy")), encoders=fake)
     on_disk = read_json(tmp_path / "out" / "toy.json")
-    assert on_disk == score == {"acc": 0.75, "num_correct": 3, "num_pred": 4, "task": "toy",
+    assert on_disk == score == {"acc": 0.75, "num_correct": 3, "num_pred": 4,
+                                "acc_strict": 0.75, "num_correct_strict": 3, "task": "toy",
                                 "run": "r1", "mode": "direct", "meta_task": "vqa",
                                 "split": "IND", "target_mode": "direct", "max_new_tokens": None,
                                 "num_rationales": 0, "mean_rationale_tokens": None,
