@@ -57,6 +57,26 @@ rule fetch_mmeb_eval:
         STAGE
 
 
+rule fetch_prompt_tables:
+    """The RGE release's instruction-rewrite tables at a pinned commit (prompt protocol
+    rge_release); the synthetic benchmark's own tables from its mirror."""
+    input:
+        mirror=mirror_input,
+    output:
+        out=directory(out("fetch_prompt_tables")),
+    threads: threads_for("fetch_prompt_tables")
+    resources:
+        **resources_for("fetch_prompt_tables"),
+    params:
+        **stage_params("fetch_prompt_tables"),
+    conda:
+        "../workflow/envs/train.yaml"
+    log:
+        log_for("fetch_prompt_tables"),
+    shell:
+        STAGE
+
+
 rule fetch_retrieval:
     """One Flickr30K/COCO-style retrieval set, from the hub or a local mirror."""
     input:

@@ -6,6 +6,7 @@ rule embed_eval:
     input:
         model=out("train_run/{run}/model"),
         data=eval_task_dirs,
+        prompt_tables=prompt_tables,
     output:
         out=directory(out("embed_eval/{run}/{mode}")),
     threads: threads_for("embed_eval")

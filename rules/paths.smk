@@ -14,6 +14,11 @@ def synthetic_scenes(wildcards):
     return mirror_input(wildcards) if tiny else []
 
 
+def prompt_tables(wildcards):
+    """The release's rewrite tables when the prompt protocol reads them (rge_release)."""
+    return [out("fetch_prompt_tables")] if rge_config.uses_prompt_tables(config) else []
+
+
 def rationale_scenes(wildcards):
     """The scene sidecars of the synthetic benchmark (the `scene` backend reads them)."""
     return [out("make_synthetic")] if config["rationales"]["backend"] == "scene" else []

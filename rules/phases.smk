@@ -14,6 +14,7 @@ rule phase_data:
         rules.select_cold_start.output,
         expand(out("fetch_mmeb_eval/{task}"), task=EVAL_TASKS),
         expand(out("fetch_retrieval/{bench}"), bench=BENCHES),
+        rules.fetch_prompt_tables.output,
         rules.pretrain_backbone.output,
 
 

@@ -41,6 +41,11 @@ TABLES = {
 }
 ROW_TABLES = ("table1", "table3", "table4", "table6")
 MODES = ("direct", "reasoning")
+# The RGE release whose instruction-rewrite tables the rge_release protocol reads (issue 11):
+# GitHub MCG-NJU/RGE at a pinned commit (the same values as rge.data.protocol, which imports
+# yaml; this module stays import-light for the Snakefile).
+PROMPT_TABLES_REPO = "MCG-NJU/RGE"
+PROMPT_TABLES_COMMIT = "60744447ffc0d51471a85757c4ea4be86650d8c5"
 # A YAML 1.1 float (PyYAML, hence Snakemake, reads `1e-4` and DVC's `2e-05` as strings).
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
@@ -339,7 +344,21 @@ def _fetch_mmeb_eval(config, wc):
     return {
         "repo_id": bench["eval_repo"], "revision": bench["eval_revision"],
         "mirror": _mirror(config, "MMEB-eval"), "task": wc["task"],
-        "prompt_protocol": config["evaluate"]["prompt_protocol"],
+    }  # fmt: skip
+
+
+def uses_prompt_tables(config: Mapping) -> bool:
+    """Whether the study's prompt protocol reads the release's rewrite tables."""
+    return config["evaluate"]["prompt_protocol"] == "rge_release"
+
+
+def _fetch_prompt_tables(config, wc):
+    """The RGE release's rewrite tables at the pinned commit; the synthetic benchmark's own
+    tables (same schema, its own subsets) from its mirror."""
+    synthetic = config["benchmark"]["source"] == "synthetic"
+    return {
+        "repo_id": PROMPT_TABLES_REPO, "revision": PROMPT_TABLES_COMMIT,
+        "mirror": _mirror(config, "RGE") if synthetic else "",
     }  # fmt: skip
 
 
@@ -357,7 +376,6 @@ def _prepare_train(config, wc):
     return {
         "subset": wc["subset"], "split": bench["train_split"], "on_bad_row": bench["on_bad_row"],
         "max_rows": bench["max_rows_per_subset"],
-        "prompt_protocol": config["evaluate"]["prompt_protocol"],
     }  # fmt: skip
 
 
@@ -388,7 +406,7 @@ def _cold_start(config, wc):
     overrides = {k: v for k, v in config["cold_start"].items() if k != "size"}
     return {
         "seed": config["seed"], **_pixels(config), **train, **overrides,
-        "generation": config["generation"],
+        "prompt_protocol": config["evaluate"]["prompt_protocol"], "generation": config["generation"],
     }  # fmt: skip
 
 
@@ -398,7 +416,8 @@ def _train_run(config, wc):
     keys = (*LOOP_KEYS, *OBJECTIVE_KEYS[run["objective"]], "objective", "init", "subsets")
     return {
         "run": wc["run"], "seed": config["seed"], **_pixels(config),
-        **{k: run[k] for k in run if k in keys}, "generation": config["generation"],
+        **{k: run[k] for k in run if k in keys},
+        "prompt_protocol": config["evaluate"]["prompt_protocol"], "generation": config["generation"],
     }  # fmt: skip
 
 
@@ -408,7 +427,7 @@ def _leakage_curves(config, wc):
     own = {k: v for k, v in d.items() if k not in ("variants", "subsets")}
     return {
         "variant": wc["variant"], "seed": config["seed"], **_pixels(config), **base, **own,
-        "generation": config["generation"],
+        "prompt_protocol": config["evaluate"]["prompt_protocol"], "generation": config["generation"],
     }  # fmt: skip
 
 
@@ -478,6 +497,7 @@ SLICES = {
     "make_synthetic": _make_synthetic,
     "fetch_mmeb_train": _fetch_mmeb_train,
     "fetch_mmeb_eval": _fetch_mmeb_eval,
+    "fetch_prompt_tables": _fetch_prompt_tables,
     "fetch_retrieval": _fetch_retrieval,
     "prepare_train": _prepare_train,
     "select_cold_start": _select_cold_start,

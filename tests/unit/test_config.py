@@ -25,6 +25,11 @@ def embedded(schema) -> dict:
     return C.validate(C.load_yaml(ROOT / "config/config.yaml"), schema)
 
 
+@pytest.fixture(scope="module")
+def paper(schema) -> dict:
+    return C.validate(C.load_yaml(ROOT / "config/paper.yaml"), schema)
+
+
 def validated(schema, text: str, base: str = "config/smoke.yaml") -> dict:
     """The smoke config with ``text`` (YAML) merged over it one level deep, validated."""
     config = C.load_yaml(ROOT / base)
@@ -40,7 +45,7 @@ def validated(schema, text: str, base: str = "config/smoke.yaml") -> dict:
 
 
 def test_schema_defaults_are_filled_everywhere(embedded):
-    assert embedded["evaluate"]["prompt_protocol"] == "mmeb"
+    assert embedded["evaluate"]["prompt_protocol"] == "rge_release"
     assert embedded["benchmark"]["max_rows_per_subset"] == -1
     assert embedded["runs"]["baseline"]["pair"] == "q"  # inside registry entries too
     assert embedded["tasks"]["retrieval"]["SynFlickr"]["max_captions"] == 5
@@ -57,7 +62,7 @@ def test_generation_block_defaults_and_the_paper_values(schema):
     }  # fmt: skip
     paper = C.load(ROOT / "config/paper.yaml", ROOT / C.SCHEMA)["generation"]
     assert (paper["decoding"], paper["cap"], paper["dtype"], paper["attn_implementation"]) == (
-        "checkpoint", "last_token", "bfloat16", "flash_attention_2",
+        "checkpoint", "last_token", "bfloat16", "auto",  # flash-attention-2 when installed
     )  # fmt: skip
     config = C.load_yaml(ROOT / "config/smoke.yaml")
     del config["generation"]
@@ -183,6 +188,7 @@ def jobs(config: dict) -> list[tuple[str, dict]]:
     one = [{}]
     wildcards = {
         "make_synthetic": one, "select_cold_start": one, "pretrain_backbone": one,
+        "fetch_prompt_tables": one,
         "cold_start": one, "figure4": one, "report": one,
         "fetch_mmeb_train": [{"subset": s} for s in C.train_subsets(config)],
         "prepare_train": [{"subset": s} for s in C.train_subsets(config)],
@@ -264,11 +270,29 @@ def test_generation_settings_reach_the_generating_jobs(embedded):
     }  # fmt: skip
 
 
-def test_the_prompt_protocol_reaches_the_data_and_encoding_jobs(embedded):
-    changed = changed_jobs(embedded, "evaluate.prompt_protocol", "rge_release")
+def test_the_prompt_protocol_reaches_the_training_and_encoding_jobs(embedded):
+    # the fetched and prepared data stay the MMEB text; the rewrite happens where it is read
+    changed = changed_jobs(embedded, "evaluate.prompt_protocol", "mmeb")
     assert {j.split("[")[0] for j in changed} == {
-        "fetch_mmeb_eval", "prepare_train", "embed_eval", "score_retrieval",
+        "cold_start", "train_run", "leakage_curves", "embed_eval", "score_retrieval",
     }  # fmt: skip
+
+
+def test_the_prompt_tables_come_from_the_pinned_release_or_the_synthetic_mirror(embedded, paper):
+    assert C.slice_for(embedded, "fetch_prompt_tables") == {
+        "repo_id": "MCG-NJU/RGE", "revision": "60744447ffc0d51471a85757c4ea4be86650d8c5",
+        "mirror": "data/embedded/make_synthetic/RGE",
+    }  # fmt: skip
+    assert C.slice_for(paper, "fetch_prompt_tables")["mirror"] == ""
+    assert C.uses_prompt_tables(paper) and C.uses_prompt_tables(embedded)
+
+
+def test_the_pinned_release_matches_the_protocol_module():
+    from rge.data import protocol
+
+    assert (C.PROMPT_TABLES_REPO, C.PROMPT_TABLES_COMMIT) == (
+        protocol.RELEASE_REPO, protocol.RELEASE_COMMIT,
+    )  # fmt: skip
 
 
 def test_slices_hold_what_the_training_stages_read(embedded):
@@ -328,7 +352,7 @@ def test_evaluation_view(embedded):
     assert not view.reasoning and view.cache_dir == "data/embedded/embed_cache"
     wc = {"run": "rge", "bench": "SynCOCO", "qmode": "reasoning", "tmode": "direct"}
     retrieval = C.EvaluationView.from_slice(C.slice_for(embedded, "score_retrieval", wc))
-    assert retrieval.reasoning and retrieval.prompt_protocol == "mmeb"
+    assert retrieval.reasoning and retrieval.prompt_protocol == "rge_release"
 
 
 def test_backbone_rationales_diagnostics_and_report_views(embedded):

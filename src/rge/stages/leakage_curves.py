@@ -20,11 +20,14 @@ Config keys read (cfg slice):
         grad_clip, chunk_size, checkpoint_every, final_window, dtype, attn_implementation,
         threads, device, progress. Other keys are ignored; ``objective``, ``pair``,
         ``use_negatives`` and ``deepspeed`` are fixed here (rge, q_oracle, false, null).
+    prompt_protocol (str, ``mmeb``): ``mmeb`` | ``rge_release``: the texts the model is
+        trained on (``rge.data.protocol.train_pairs``; oracle rationales stay keyed by row).
 
 Inputs:
     model: the cold-start model directory (``cold_start`` output).
     train: prepared records JSONL files (``prepare_train`` output; repeat the name).
     rationales: oracle rationale JSONL files covering every training row (repeat the name).
+    prompt_tables (optional): the ``fetch_prompt_tables`` folder; required by ``rge_release``.
 Outputs:
     train_log: JSONL, one row per step: step, loss, lm, con, lr, grad_norm, seconds, subset,
         candidates (the ``train_run`` step log).
@@ -65,7 +68,7 @@ def settings(cfg: dict) -> dict:
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Train one variant; write its step log and summary (no model)."""
     c = settings(cfg)
-    pairs = load_pairs(inputs.train)
+    pairs = load_pairs(inputs.train, c["prompt_protocol"], inputs.get("prompt_tables"))
     objective = build_objective(c, load_rationales(inputs.rationales))
     objective.check_rationales(pairs)
     log_path = Path(outputs.train_log)
