@@ -133,3 +133,25 @@ rule select_cold_start:
         log_for("select_cold_start"),
     shell:
         STAGE
+
+
+rule data_report:
+    """Per MMEB-eval task: rows whose candidate list repeats the ground truth or holds
+    duplicates; the rewrite tables' coverage (subsets and tasks without an entry)."""
+    input:
+        data=eval_task_dirs_all,
+        prompt_tables=out("fetch_prompt_tables"),
+    output:
+        json=out("data_report/data_report.json"),
+        md=out("data_report/data_report.md"),
+    threads: threads_for("data_report")
+    resources:
+        **resources_for("data_report"),
+    params:
+        **stage_params("data_report"),
+    conda:
+        "../workflow/envs/train.yaml"
+    log:
+        log_for("data_report"),
+    shell:
+        STAGE

@@ -15,6 +15,7 @@ rule phase_data:
         expand(out("fetch_mmeb_eval/{task}"), task=EVAL_TASKS),
         expand(out("fetch_retrieval/{bench}"), bench=BENCHES),
         rules.fetch_prompt_tables.output,
+        rules.data_report.output,
         rules.pretrain_backbone.output,
 
 

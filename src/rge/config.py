@@ -362,6 +362,13 @@ def _fetch_prompt_tables(config, wc):
     }  # fmt: skip
 
 
+def _data_report(config, wc):
+    return {
+        "tasks": eval_tasks(config), "train_subsets": train_subsets(config),
+        "prompt_protocol": config["evaluate"]["prompt_protocol"],
+    }  # fmt: skip
+
+
 def _fetch_retrieval(config, wc):
     entry = config["tasks"]["retrieval"][wc["bench"]]
     return {
@@ -498,6 +505,7 @@ SLICES = {
     "fetch_mmeb_train": _fetch_mmeb_train,
     "fetch_mmeb_eval": _fetch_mmeb_eval,
     "fetch_prompt_tables": _fetch_prompt_tables,
+    "data_report": _data_report,
     "fetch_retrieval": _fetch_retrieval,
     "prepare_train": _prepare_train,
     "select_cold_start": _select_cold_start,

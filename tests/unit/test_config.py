@@ -188,7 +188,7 @@ def jobs(config: dict) -> list[tuple[str, dict]]:
     one = [{}]
     wildcards = {
         "make_synthetic": one, "select_cold_start": one, "pretrain_backbone": one,
-        "fetch_prompt_tables": one,
+        "fetch_prompt_tables": one, "data_report": one,
         "cold_start": one, "figure4": one, "report": one,
         "fetch_mmeb_train": [{"subset": s} for s in C.train_subsets(config)],
         "prepare_train": [{"subset": s} for s in C.train_subsets(config)],
@@ -275,6 +275,7 @@ def test_the_prompt_protocol_reaches_the_training_and_encoding_jobs(embedded):
     changed = changed_jobs(embedded, "evaluate.prompt_protocol", "mmeb")
     assert {j.split("[")[0] for j in changed} == {
         "cold_start", "train_run", "leakage_curves", "embed_eval", "score_retrieval",
+        "data_report",
     }  # fmt: skip
 
 
