@@ -71,6 +71,11 @@ def train_inputs(wildcards):
     return prepared(run_settings(wildcards)["subsets"])
 
 
+def run_model(wildcards):
+    """The model a run's evaluation reads: its training output, or an eval-only checkpoint."""
+    return rge_config.run_model(config, wildcards.run)
+
+
 def eval_task_dirs(wildcards):
     tasks = rge_config.run_eval_tasks(config, wildcards.run)
     return [out(f"fetch_mmeb_eval/{t}") for t in tasks]
@@ -133,8 +138,9 @@ def table_inputs(table):
         return mmeb_scores(dict.fromkeys(tuple(v) for v in rows))
 
     def train_summaries(wildcards):
+        # eval-only runs were not trained here: no training summary, no training-loss note
         runs = rge_config.table_runs(config, table)
-        return [out(f"train_run/{r}/summary.json") for r in runs]
+        return [out(f"train_run/{r}/summary.json") for r in runs if not rge_config.eval_only(config, r)]
 
     paper = {k: paper_numbers(v) for k, v in PAPER_NUMBERS[table].items()}
     if table in ("table2", "table15"):
@@ -203,7 +209,7 @@ def report_train_files(name):
     """`name` (train_log.jsonl / summary.json) of the cold start and every reported run."""
 
     def files(wildcards):
-        runs = rge_config.reported_runs(config)
+        runs = rge_config.reported_trained_runs(config)
         return [out(f"cold_start/{name}")] + [out(f"train_run/{r}/{name}") for r in runs]
 
     return files

@@ -113,6 +113,9 @@ def validate(config: dict, schema: dict) -> dict:
     errors = sorted(cls(schema).iter_errors(config), key=lambda e: [str(p) for p in e.path])
     if errors:
         raise ConfigError(describe(errors[0]))
+    for run in config.get("runs", {}):
+        if eval_only(config, run):
+            checkpoint(config, run)  # a hub entry without repo_id fails here, not at a job
     return config
 
 
@@ -133,6 +136,8 @@ def describe(error: Any) -> str:
         # PyYAML (YAML 1.1) reads 1e-4 as a string; `validate` already turned every such
         # string into its number, so this one is not a number at all.
         return f"{where}: {error.instance!r} is a string, not a number (write e.g. 1.0e-4)"
+    if error.validator == "oneOf" and "description" in error.schema:
+        return f"{where}: {error.schema['description']}"
     return f"{where}: {error.message}"
 
 
@@ -195,12 +200,55 @@ def output_root(config: Mapping) -> str:
     return f"data/{config['study']}"
 
 
+def eval_only(config: Mapping, run: str) -> bool:
+    """Whether registry entry ``run`` names a checkpoint to evaluate instead of training."""
+    return "checkpoint" in config["runs"][run]
+
+
+def checkpoint(config: Mapping, run: str) -> dict:
+    """An eval-only run's checkpoint entry (``source``: hub | path | backbone).
+
+    Raises:
+        ConfigError: ``run`` trains, or a ``hub`` entry lacks ``repo_id``, a ``path`` entry
+            ``path``.
+    """
+    if not eval_only(config, run):
+        raise ConfigError(f"runs.{run}: a trained run has no checkpoint entry")
+    entry = config["runs"][run]["checkpoint"]
+    need = {"hub": "repo_id", "path": "path"}.get(entry["source"])
+    if need and not entry.get(need):
+        raise ConfigError(f"runs.{run}.checkpoint: source {entry['source']} needs {need}")
+    return dict(entry)
+
+
+def run_model(config: Mapping, run: str) -> str:
+    """The model directory a run's evaluation jobs read, relative to the working directory.
+
+    A trained run: its ``train_run`` output; eval-only: the ``fetch_checkpoint`` output (hub),
+    the given directory (path) or the study's pretrained backbone, untrained (backbone).
+    """
+    root = output_root(config)
+    if not eval_only(config, run):
+        return f"{root}/train_run/{run}/model"
+    entry = checkpoint(config, run)
+    return {
+        "hub": f"{root}/fetch_checkpoint/{run}/model",
+        "path": entry.get("path", ""),
+        "backbone": f"{root}/pretrain_backbone/model",
+    }[entry["source"]]
+
+
 def run_config(config: Mapping, run: str) -> dict:
     """A run's training settings: its registry entry over ``train:``, on the study's subsets.
 
     ``eval_modes``/``eval_tasks`` are evaluation keys and stay out; ``subsets`` is the entry's
     subsets (default all) that the ``train_subsets=`` restriction leaves.
+
+    Raises:
+        ConfigError: ``run`` is eval-only (it has no training settings).
     """
+    if eval_only(config, run):
+        raise ConfigError(f"runs.{run}: an eval-only run has no training settings")
     entry = config["runs"][run]
     merged = {
         **config["train"],
@@ -230,12 +278,27 @@ def active(config: Mapping, run: str) -> bool:
     """
     if run not in config["runs"]:
         return False
+    if eval_only(config, run):
+        return bool(run_eval_tasks(config, run))
     return bool(run_config(config, run)["subsets"]) and bool(run_eval_tasks(config, run))
 
 
 def active_runs(config: Mapping) -> list[str]:
-    """Every active run of the registry, in registry order."""
+    """Every active run of the registry, in registry order (trained and eval-only)."""
     return [r for r in config["runs"] if active(config, r)]
+
+
+def trained_runs(config: Mapping) -> list[str]:
+    """The active runs the study trains (``train_run`` jobs): all but the eval-only ones."""
+    return [r for r in active_runs(config) if not eval_only(config, r)]
+
+
+def hub_checkpoint_runs(config: Mapping) -> list[str]:
+    """The active eval-only runs whose checkpoint comes from the hub (``fetch_checkpoint``)."""
+    return [
+        r for r in active_runs(config)
+        if eval_only(config, r) and config["runs"][r]["checkpoint"]["source"] == "hub"
+    ]  # fmt: skip
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -256,7 +319,8 @@ def table_rows(config: Mapping, table: str) -> dict[str, tuple[str, str]]:
     for i, row in enumerate(config["report"][table]["rows"]):
         if not active(config, row["run"]):
             continue
-        settings = run_config(config, row["run"])
+        run = row["run"]
+        settings = config["runs"][run] if eval_only(config, run) else run_config(config, run)
         try:
             label = str(row["label"]).format_map(settings)
         except (KeyError, ValueError, IndexError, AttributeError) as err:
@@ -285,6 +349,11 @@ def reported_tables(config: Mapping) -> list[str]:
 def reported_runs(config: Mapping) -> list[str]:
     """Every run some reported table shows, sorted."""
     return sorted({r for t in reported_tables(config) for r in table_runs(config, t)})
+
+
+def reported_trained_runs(config: Mapping) -> list[str]:
+    """The reported runs that train here (they have training logs and summaries)."""
+    return [r for r in reported_runs(config) if not eval_only(config, r)]
 
 
 def diagnostics_subsets(config: Mapping) -> list[str]:
@@ -438,6 +507,14 @@ def _leakage_curves(config, wc):
     }  # fmt: skip
 
 
+def _fetch_checkpoint(config, wc):
+    entry = checkpoint(config, wc["run"])
+    return {
+        "run": wc["run"], "repo_id": entry["repo_id"], "revision": entry["revision"],
+        "add_emb": entry["add_emb"],
+    }  # fmt: skip
+
+
 def _embed_eval(config, wc):
     e = config["evaluate"]
     return {
@@ -449,7 +526,10 @@ def _embed_eval(config, wc):
 
 
 def _score_mmeb(config, wc):
-    return {"run": wc["run"], "mode": wc["mode"], "tasks": _eval_task_specs(config, wc["run"])}
+    return {
+        "run": wc["run"], "mode": wc["mode"], "tasks": _eval_task_specs(config, wc["run"]),
+        "eval_only": eval_only(config, wc["run"]),
+    }  # fmt: skip
 
 
 def _score_retrieval(config, wc):
@@ -515,6 +595,7 @@ SLICES = {
     "cold_start": _cold_start,
     "train_run": _train_run,
     "leakage_curves": _leakage_curves,
+    "fetch_checkpoint": _fetch_checkpoint,
     "embed_eval": _embed_eval,
     "score_mmeb": _score_mmeb,
     "score_retrieval": _score_retrieval,

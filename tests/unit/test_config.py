@@ -135,7 +135,7 @@ def test_restrictions_narrow_subsets_tasks_and_active_runs(embedded):
     # leak_* evaluate on the four retrieval tasks only: none is left, so they are not active
     assert C.run_eval_tasks(config, "leak_q") == []
     assert not C.active(config, "leak_q") and C.active(config, "baseline")
-    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 9
+    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 10
     assert not C.active(config, "no_such_run")
 
 
@@ -199,7 +199,8 @@ def jobs(config: dict) -> list[tuple[str, dict]]:
         ],
         "fetch_mmeb_eval": [{"task": t} for t in C.eval_tasks(config)],
         "fetch_retrieval": [{"bench": b} for b in C.benches(config)],
-        "train_run": [{"run": r} for r in runs],
+        "train_run": [{"run": r} for r in C.trained_runs(config)],
+        "fetch_checkpoint": [{"run": r} for r in C.hub_checkpoint_runs(config)],
         "leakage_curves": [{"variant": v} for v in C.diagnostics_variants(config)],
         "embed_eval": [{"run": r, "mode": m} for r in runs for m in C.run_modes(config, r)],
         "score_mmeb": [{"run": r, "mode": m} for r in runs for m in C.run_modes(config, r)],
@@ -248,7 +249,7 @@ def test_the_learning_rate_reaches_every_training_job_only(embedded):
 def test_the_eval_batch_size_reaches_the_encoding_jobs_only(embedded):
     changed = changed_jobs(embedded, "evaluate.batch_size", 8)
     assert {j.split("[")[0] for j in changed} == {"embed_eval", "score_retrieval"}
-    assert len(changed) == 13 + 10
+    assert len(changed) == 14 + 10  # 13 trained (run, mode) + untrained_backbone (direct)
 
 
 def test_a_backbone_recipe_key_reaches_the_backbone_only(embedded):
@@ -383,3 +384,47 @@ def test_views_reject_bad_slices(embedded):
         C.RationalesView.from_slice({**good, "shard": 1})
     with pytest.raises(C.ConfigError, match="generation.sync_every: 0 < 1"):
         C.GenerationView.from_slice({**embedded["generation"], "sync_every": 0})
+
+
+# --- eval-only runs -------------------------------------------------------------------------------
+
+
+def test_an_eval_only_run_is_evaluated_never_trained(embedded, paper):
+    assert C.eval_only(embedded, "untrained_backbone") and not C.eval_only(embedded, "rge")
+    assert "untrained_backbone" in C.active_runs(embedded)
+    assert "untrained_backbone" not in C.trained_runs(embedded)
+    assert C.run_model(embedded, "untrained_backbone") == "data/embedded/pretrain_backbone/model"
+    assert C.run_model(embedded, "rge") == "data/embedded/train_run/rge/model"
+    assert C.run_model(paper, "released_rge") == "data/paper/fetch_checkpoint/released_rge/model"
+    assert C.hub_checkpoint_runs(paper) == ["released_rge"] and not C.hub_checkpoint_runs(embedded)
+    assert C.slice_for(paper, "fetch_checkpoint", {"run": "released_rge"}) == {
+        "run": "released_rge", "repo_id": "MCG-NJU/RGE", "revision": "main", "add_emb": False,
+    }  # fmt: skip
+    assert C.slice_for(embedded, "score_mmeb", {"run": "untrained_backbone", "mode": "direct"})[
+        "eval_only"
+    ]
+    assert "untrained_backbone" not in C.reported_trained_runs(embedded)
+    with pytest.raises(C.ConfigError, match="eval-only run has no training settings"):
+        C.run_config(embedded, "untrained_backbone")
+
+
+def test_paper_tables_show_the_released_checkpoint(paper):
+    for table in ("table2", "table6", "table15"):
+        assert "released_rge" in C.table_runs(paper, table)
+    assert C.table_rows(paper, "table6")["Released RGE (reasoning, eval-only)"] == (
+        "released_rge", "reasoning",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{checkpoint: {source: hub}}", "source hub needs repo_id"),
+        ("{checkpoint: {source: path}}", "source path needs path"),
+        ("{objective: baseline, checkpoint: {source: backbone}}", "either|eval-only"),
+        ("{eval_modes: [direct]}", "either|eval-only"),
+    ],
+)
+def test_a_bad_eval_only_entry_fails_at_load(schema, entry, message):
+    with pytest.raises(C.ConfigError, match=message):
+        validated(schema, f"runs: {{baseline: {{objective: baseline}}, x: {entry}}}")

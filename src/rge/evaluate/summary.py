@@ -98,7 +98,8 @@ def summarize_scores(paths: list[Path], cfg: dict) -> dict:
 
     Returns:
         {run, mode, tasks, meta_task: {name: mean}, IND, OOD, overall, num_tasks,
-        prompt_protocol, dtype, attn_implementation, num_rationales, mean_rationale_tokens,
+        prompt_protocol, dtype, attn_implementation, eval_only (``cfg["eval_only"]``: a
+        checkpoint evaluated without training), num_rationales, mean_rationale_tokens,
         forced_emb_rate}; accuracies (``acc``: the release's rule; per task also
         ``acc_strict``) are fractions.
 
@@ -112,5 +113,6 @@ def summarize_scores(paths: list[Path], cfg: dict) -> dict:
         {t: r["split"] for t, r in tasks.items()},
     )
     summary = {"run": cfg["run"], "mode": cfg["mode"], "tasks": tasks, **agg, **encoding(tasks)}
+    summary["eval_only"] = bool(cfg.get("eval_only", False))
     summary.update(rationale_summary(tasks))
     return summary

@@ -60,8 +60,10 @@ def read_csv(path: str | os.PathLike, required: Sequence[str]) -> list[dict[str,
 
 
 def run_label(summary: dict) -> str:
-    """Column/row label of one of our score summaries: ``run (mode)``."""
-    return f"{summary['run']} ({summary['mode']})"
+    """Column/row label of one of our score summaries: ``run (mode)``, and ``, eval-only``
+    for a checkpoint evaluated without training (``eval_only`` in the summary)."""
+    eval_only = ", eval-only" if summary.get("eval_only") else ""
+    return f"{summary['run']} ({summary['mode']}{eval_only})"
 
 
 def _check_summary(summary: dict, where: str) -> None:

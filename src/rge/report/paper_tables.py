@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from rge.evaluate.metrics import META_TASKS
@@ -109,14 +109,32 @@ def infonce_numbers(summary: dict) -> str:
     return text
 
 
-def run_notes(runs: Sequence[str], probe: dict | None, train: Mapping[str, dict]) -> list[str]:
-    """One note per run with its probe and InfoNCE numbers, and how to read them."""
+def run_notes(
+    runs: Sequence[str],
+    probe: dict | None,
+    train: Mapping[str, dict],
+    eval_only: Collection[str] = (),
+) -> list[str]:
+    """One note per run with its probe and InfoNCE numbers, and how to read them.
+
+    A run in ``eval_only`` (a checkpoint evaluated without training here) has no training
+    summary and gets no training-loss check: its note says so.
+
+    Raises:
+        KeyError: a trained run without its training summary.
+    """
     notes = [
         "Per run: the backbone's perception probe (low: the backbone cannot see the images) and "
         "the final training InfoNCE against ln(batch size) (near 1.00x: nothing was learned; far "
         "below 1.00x with poor scores above: a training shortcut, e.g. oracle-rationale leakage)."
     ]
     for run in dict.fromkeys(runs):
+        if run in eval_only:
+            notes.append(
+                f"Run `{run}`: eval-only (a checkpoint evaluated without training here); no "
+                "training loss to check."
+            )
+            continue
         summary = pick(train, run, "training summary (data/train_run/{run}/summary.json)")
         notes.append(
             f"Run `{run}`: backbone probe {probe_numbers(probe)}; {infonce_numbers(summary)}."
@@ -207,12 +225,13 @@ def meta_table(
             out.append(_paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS))
     out += _reference_rows(paper, rows, META_COLUMNS)
     runs = [run for run, _ in rows.values()]
+    eval_only = {s["run"] for s in summaries if s.get("eval_only")}
     return Table(
         title=title,
         columns=columns,
         rows=out,
         header=header(study, [_label(*rm) for rm in rows.values()], paper_file, _MMEB_METRIC),
-        notes=[*notes, *study_notes(study), *run_notes(runs, probe, train)],
+        notes=[*notes, *study_notes(study), *run_notes(runs, probe, train, eval_only)],
     )
 
 

@@ -45,7 +45,7 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
 
 
 def tables_source(folder: Path) -> str:
-    """"<repo>@<commit>" or "mirror <dir>" from the fetch's ``source.json`` ("" without one)."""
+    """ "<repo>@<commit>" or "mirror <dir>" from the fetch's ``source.json`` ("" without one)."""
     path = folder / "source.json"
     if not path.is_file():
         return ""
