@@ -85,3 +85,11 @@ rule score_retrieval:
         log_for("score_retrieval", "{run}/{bench}/{qmode}-{tmode}"),
     shell:
         STAGE
+
+
+rule eval_only:
+    """Target: every eval-only run of the registry scored on MMEB (each of its modes) and on
+    Flickr/COCO (query and target in the same mode). README "Evaluate any checkpoint"."""
+    input:
+        mmeb=run_mode_scores(rge_config.eval_only_runs(config)),
+        retrieval=eval_only_retrieval_scores(),

@@ -168,7 +168,22 @@ def table7_scores(wildcards):
     combos = [f"{q}-{t}" for q in ("direct", "reasoning") for t in ("direct", "reasoning")]
     base = [out(f"score_retrieval/{spec['baseline_run']}/{b}/direct-direct.json") for b in BENCHES]
     rge = [out(f"score_retrieval/{spec['rge_run']}/{b}/{c}.json") for b in BENCHES for c in combos]
-    return base + rge
+    eval_only = [
+        out(f"score_retrieval/{r}/{b}/{m}-{m}.json")
+        for r in spec["eval_only_runs"] if rge_config.active(config, r)
+        for b in BENCHES for m in rge_config.run_modes(config, r)
+    ]  # fmt: skip
+    return base + rge + eval_only
+
+
+def eval_only_retrieval_scores():
+    """Flickr/COCO R@K of every eval-only run, query and target in each of its modes."""
+    return [
+        out(f"score_retrieval/{r}/{b}/{m}-{m}.json")
+        for r in rge_config.eval_only_runs(config)
+        for b in BENCHES
+        for m in rge_config.run_modes(config, r)
+    ]
 
 
 def all_tables():

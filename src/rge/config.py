@@ -293,6 +293,11 @@ def trained_runs(config: Mapping) -> list[str]:
     return [r for r in active_runs(config) if not eval_only(config, r)]
 
 
+def eval_only_runs(config: Mapping) -> list[str]:
+    """The active eval-only runs (checkpoints evaluated without training), registry order."""
+    return [r for r in active_runs(config) if eval_only(config, r)]
+
+
 def hub_checkpoint_runs(config: Mapping) -> list[str]:
     """The active eval-only runs whose checkpoint comes from the hub (``fetch_checkpoint``)."""
     return [
@@ -335,7 +340,7 @@ def table_runs(config: Mapping, table: str) -> list[str]:
     if "rows" in spec:
         names = [row["run"] for row in spec["rows"]]
     elif table == "table7":
-        names = [spec["baseline_run"], spec["rge_run"]]
+        names = [spec["baseline_run"], spec["rge_run"], *spec["eval_only_runs"]]
     else:
         names = spec["runs"]
     return [r for r in dict.fromkeys(names) if active(config, r)]
@@ -559,7 +564,12 @@ def _table2(config, wc):
 
 
 def _table7(config, wc):
-    return {"study": config["study"], **config["report"]["table7"]}
+    spec = config["report"]["table7"]
+    shown = [r for r in spec["eval_only_runs"] if active(config, r)]
+    return {
+        "study": config["study"], **{k: v for k, v in spec.items() if k != "eval_only_runs"},
+        "eval_only_modes": {r: run_modes(config, r) for r in shown},
+    }  # fmt: skip
 
 
 def _table15(config, wc):
@@ -858,9 +868,11 @@ class ReportView(_View):
     baseline_run: str | None = None
     rge_run: str | None = None
     benches: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    eval_only_modes: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def runs(self) -> tuple[str, ...]:
-        """The runs of the rows (each once, in row order), else Table 7's two runs."""
+        """The runs of the rows (each once, in row order), else Table 7's two runs and its
+        eval-only ones."""
         if self.rows:
             return tuple(dict.fromkeys(run for run, _ in self.rows.values()))
-        return tuple(r for r in (self.baseline_run, self.rge_run) if r)
+        return tuple(r for r in (self.baseline_run, self.rge_run, *self.eval_only_modes) if r)

@@ -409,8 +409,11 @@ def test_an_eval_only_run_is_evaluated_never_trained(embedded, paper):
 
 
 def test_paper_tables_show_the_released_checkpoint(paper):
-    for table in ("table2", "table6", "table15"):
+    for table in ("table2", "table6", "table7", "table15"):
         assert "released_rge" in C.table_runs(paper, table)
+    table7 = C.slice_for(paper, "table7", {})
+    assert table7["eval_only_modes"] == {"released_rge": ["direct", "reasoning"]}
+    assert C.ReportView.from_slice(table7).runs() == ("baseline", "rge", "released_rge")
     assert C.table_rows(paper, "table6")["Released RGE (reasoning, eval-only)"] == (
         "released_rge", "reasoning",
     )  # fmt: skip

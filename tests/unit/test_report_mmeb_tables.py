@@ -146,3 +146,12 @@ def test_tie_rule_note_names_tasks_with_a_gap_and_protocol_in_header():
         .notes[-1]
         .endswith("points (a degenerate embedding or repeated candidates): none.")
     )
+
+
+def test_an_eval_only_summary_is_labelled_so():
+    from rge.report.mmeb_tables import run_label
+
+    assert run_label({"run": "untrained_backbone", "mode": "direct", "eval_only": True}) == (
+        "untrained_backbone (direct, eval-only)"
+    )
+    assert run_label({"run": "rge", "mode": "reasoning", "eval_only": False}) == "rge (reasoning)"

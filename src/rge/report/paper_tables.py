@@ -392,6 +392,7 @@ def table7(
     probe: dict | None,
     train: Mapping[str, dict],
     paper_file: str = "table07_flickr_coco.csv",
+    eval_only_modes: Mapping[str, Sequence[str]] | None = None,
 ) -> Table:
     """Paper Table 7: Flickr30K / COCO R@1/5/10 in both directions.
 
@@ -408,7 +409,10 @@ def table7(
         paper_rows: rows of table07_flickr_coco.csv.
         probe, train: as ``meta_table``.
         paper_file: the paper CSV's file name.
+        eval_only_modes: {eval-only run: its modes}: one row per mode, query and target in
+            that mode, labelled eval-only (no training summary; never paired with a paper row).
     """
+    eval_only_modes = dict(eval_only_modes or {})
     unknown_bench = sorted(set(benches.values()) - set(BENCH_NAMES))
     if unknown_bench:
         raise ValueError(f"table7 benches: unknown paper bench(es) {unknown_bench}")
@@ -441,6 +445,8 @@ def table7(
             if r["model"] == model and sides == (_yes_no(qm), _yes_no(tm)):
                 paired.add(i)
                 out.append([SOURCE_PAPER, _paper_model(r), *sides, *paper_cells(r)])
+    for run, modes in eval_only_modes.items():
+        out += [our_row(f"{run} (eval-only, {m})", run, m, m) for m in modes]
     unknown = 0
     for i, r in enumerate(paper_rows):
         if i in paired:
@@ -454,6 +460,7 @@ def table7(
             out.append([SOURCE_REF, _paper_model(r), *sides, *paper_cells(r)])
     mapping = ", ".join(f"{BENCH_NAMES[p]} <- ours {o}" for o, p in benches.items())
     runs = [f"{baseline_run} (direct-direct)", f"{rge_run} (4 reasoning combinations)"]
+    runs += [f"{r} (eval-only)" for r in eval_only_modes]
     return Table(
         title="Table 7: Flickr30K and COCO image-text retrieval",
         columns=["source", "model", "query reasoning", "target reasoning", *names],
@@ -467,7 +474,7 @@ def table7(
             "Its text says query-only reasoning (the default) is best for COCO text-to-image "
             "and that reasoning on both sides sometimes hurts text-to-image.",
             *study_notes(study),
-            *run_notes([baseline_run, rge_run], probe, train),
+            *run_notes([baseline_run, rge_run, *eval_only_modes], probe, train, eval_only_modes),
         ],
     )  # fmt: skip
 

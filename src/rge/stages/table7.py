@@ -11,6 +11,8 @@ Config keys (cfg slice):
     study (str): the config's study name, printed in the header.
     baseline_run (str, default "baseline"): scored with query_mode = target_mode = direct.
     rge_run (str, default "rge"): scored under all four query/target mode combinations.
+    eval_only_modes (dict, default {}): {eval-only run: its modes}: one row per mode, query and
+        target in that mode, labelled eval-only.
     benches (dict): {our bench: paper bench ("flickr" | "coco")}, e.g.
         {"SynFlickr": "flickr", "SynCOCO": "coco"}.
 
@@ -47,7 +49,7 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     table = table7(
         cfg["study"], cfg.get("baseline_run", "baseline"), cfg.get("rge_run", "rge"),
         cfg["benches"], scores, read_csv(inputs.paper, PAPER_COLUMNS), probe, train,
-        Path(inputs.paper).name,
+        Path(inputs.paper).name, cfg.get("eval_only_modes"),
     )  # fmt: skip
     return write_table_outputs(table, outputs)
 
