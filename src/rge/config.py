@@ -116,7 +116,32 @@ def validate(config: dict, schema: dict) -> dict:
     for run in config.get("runs", {}):
         if eval_only(config, run):
             checkpoint(config, run)  # a hub entry without repo_id fails here, not at a job
+    _check_comparisons(config)
     return config
+
+
+# Tables whose rows compare training recipes with each other (Table 1: the contrastive pair at
+# small scale; 3: the loss balance; 4: the pair; 7: baseline vs RGE run): an eval-only
+# checkpoint was trained elsewhere, by another recipe, so it never stands in such a row.
+TRAINING_COMPARISONS = ("table1", "table3", "table4")
+
+
+def _check_comparisons(config: Mapping) -> None:
+    report, runs = config.get("report", {}), config.get("runs", {})
+
+    def refuse(run: str, where: str) -> None:
+        if run in runs and eval_only(config, run):
+            raise ConfigError(
+                f"report.{where}: {run!r} is eval-only (not trained here); it cannot stand in a "
+                "train-vs-train comparison (list it in table2/table6/table15 or table7.eval_only_runs)"
+            )
+
+    for table in TRAINING_COMPARISONS:
+        for i, row in enumerate(report.get(table, {}).get("rows", [])):
+            refuse(row["run"], f"{table}.rows[{i}]")
+    for key in ("baseline_run", "rge_run"):
+        if "table7" in report:
+            refuse(report["table7"][key], f"table7.{key}")
 
 
 def describe(error: Any) -> str:

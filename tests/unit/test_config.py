@@ -431,3 +431,20 @@ def test_paper_tables_show_the_released_checkpoint(paper):
 def test_a_bad_eval_only_entry_fails_at_load(schema, entry, message):
     with pytest.raises(C.ConfigError, match=message):
         validated(schema, f"runs: {{baseline: {{objective: baseline}}, x: {entry}}}")
+
+
+def test_an_eval_only_run_never_stands_in_a_training_comparison(schema):
+    entry = "untrained_backbone: {checkpoint: {source: backbone}}"
+    with pytest.raises(C.ConfigError, match=r"report.table7.rge_run: 'untrained_backbone' is eval"):
+        validated(
+            schema,
+            f"runs: {{baseline: {{objective: baseline}}, {entry}}}\n"
+            "report: {table7: {baseline_run: baseline, rge_run: untrained_backbone, "
+            "benches: {SynCOCO: coco}}}",
+        )
+    with pytest.raises(C.ConfigError, match=r"report.table3.rows\[0\]"):
+        validated(
+            schema,
+            f"runs: {{baseline: {{objective: baseline}}, {entry}}}\n"
+            "report: {table3: {rows: [{label: x, run: untrained_backbone, mode: direct}]}}",
+        )
