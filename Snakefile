@@ -37,3 +37,4 @@ rule all:
         retrieval=all_retrieval_scores(),
         figures=all_figures(),
         report=rules.report.output.report,
+        data_report=rules.data_report.output,

@@ -57,6 +57,26 @@ rule fetch_mmeb_eval:
         STAGE
 
 
+rule fetch_prompt_tables:
+    """The RGE release's instruction-rewrite tables at a pinned commit (prompt protocol
+    rge_release); the synthetic benchmark's own tables from its mirror."""
+    input:
+        mirror=mirror_input,
+    output:
+        out=directory(out("fetch_prompt_tables")),
+    threads: threads_for("fetch_prompt_tables")
+    resources:
+        **resources_for("fetch_prompt_tables"),
+    params:
+        **stage_params("fetch_prompt_tables"),
+    conda:
+        "../workflow/envs/train.yaml"
+    log:
+        log_for("fetch_prompt_tables"),
+    shell:
+        STAGE
+
+
 rule fetch_retrieval:
     """One Flickr30K/COCO-style retrieval set, from the hub or a local mirror."""
     input:
@@ -111,5 +131,27 @@ rule select_cold_start:
         "../workflow/envs/train.yaml"
     log:
         log_for("select_cold_start"),
+    shell:
+        STAGE
+
+
+rule data_report:
+    """Per MMEB-eval task: rows whose candidate list repeats the ground truth or holds
+    duplicates; the rewrite tables' coverage (subsets and tasks without an entry)."""
+    input:
+        data=eval_task_dirs_all,
+        prompt_tables=out("fetch_prompt_tables"),
+    output:
+        json=out("data_report/data_report.json"),
+        md=out("data_report/data_report.md"),
+    threads: threads_for("data_report")
+    resources:
+        **resources_for("data_report"),
+    params:
+        **stage_params("data_report"),
+    conda:
+        "../workflow/envs/train.yaml"
+    log:
+        log_for("data_report"),
     shell:
         STAGE

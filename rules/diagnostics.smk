@@ -8,6 +8,7 @@ rule leakage_curves:
         model=out("cold_start/model"),
         train=diagnostics_records,
         rationales=diagnostics_rationales,
+        prompt_tables=prompt_tables,
     output:
         train_log=out("leakage_curves/{variant}/train_log.jsonl"),
         summary=out("leakage_curves/{variant}/summary.json"),

@@ -1,11 +1,31 @@
 # Phase 5 — evaluate: MMEB Precision@1 per task and mode, aggregated per run; Flickr/COCO R@K.
 
 
+rule fetch_checkpoint:
+    """An eval-only run's hub checkpoint at its revision: the resolved commit recorded, a
+    tokenizer without <emb> refused unless the entry adds it (rge.model.eval_only)."""
+    output:
+        model=directory(out("fetch_checkpoint/{run}/model")),
+        source=out("fetch_checkpoint/{run}/source.json"),
+    threads: threads_for("fetch_checkpoint")
+    resources:
+        **resources_for("fetch_checkpoint"),
+    params:
+        **stage_params("fetch_checkpoint"),
+    conda:
+        "../workflow/envs/train.yaml"
+    log:
+        log_for("fetch_checkpoint", "{run}"),
+    shell:
+        STAGE
+
+
 rule embed_eval:
     """One run x embedding mode: Precision@1 and per-query predictions on every MMEB task."""
     input:
-        model=out("train_run/{run}/model"),
+        model=run_model,
         data=eval_task_dirs,
+        prompt_tables=prompt_tables,
     output:
         out=directory(out("embed_eval/{run}/{mode}")),
     threads: threads_for("embed_eval")
@@ -47,7 +67,7 @@ rule score_mmeb:
 rule score_retrieval:
     """One run x bench x (query mode, target mode): R@1/5/10 in both directions."""
     input:
-        model=out("train_run/{run}/model"),
+        model=run_model,
         data=out("fetch_retrieval/{bench}"),
     output:
         score=out("score_retrieval/{run}/{bench}/{qmode}-{tmode}.json"),
@@ -65,3 +85,11 @@ rule score_retrieval:
         log_for("score_retrieval", "{run}/{bench}/{qmode}-{tmode}"),
     shell:
         STAGE
+
+
+rule eval_only:
+    """Target: every eval-only run of the registry scored on MMEB (each of its modes) and on
+    Flickr/COCO (query and target in the same mode). README "Evaluate any checkpoint"."""
+    input:
+        mmeb=run_mode_scores(rge_config.eval_only_runs(config)),
+        retrieval=eval_only_retrieval_scores(),

@@ -14,6 +14,11 @@ def synthetic_scenes(wildcards):
     return mirror_input(wildcards) if tiny else []
 
 
+def prompt_tables(wildcards):
+    """The release's rewrite tables when the prompt protocol reads them (rge_release)."""
+    return [out("fetch_prompt_tables")] if rge_config.uses_prompt_tables(config) else []
+
+
 def rationale_scenes(wildcards):
     """The scene sidecars of the synthetic benchmark (the `scene` backend reads them)."""
     return [out("make_synthetic")] if config["rationales"]["backend"] == "scene" else []
@@ -64,6 +69,11 @@ def run_rationales(wildcards):
 
 def train_inputs(wildcards):
     return prepared(run_settings(wildcards)["subsets"])
+
+
+def run_model(wildcards):
+    """The model a run's evaluation reads: its training output, or an eval-only checkpoint."""
+    return rge_config.run_model(config, wildcards.run)
 
 
 def eval_task_dirs(wildcards):
@@ -128,8 +138,9 @@ def table_inputs(table):
         return mmeb_scores(dict.fromkeys(tuple(v) for v in rows))
 
     def train_summaries(wildcards):
+        # eval-only runs were not trained here: no training summary, no training-loss note
         runs = rge_config.table_runs(config, table)
-        return [out(f"train_run/{r}/summary.json") for r in runs]
+        return [out(f"train_run/{r}/summary.json") for r in runs if not rge_config.eval_only(config, r)]
 
     paper = {k: paper_numbers(v) for k, v in PAPER_NUMBERS[table].items()}
     if table in ("table2", "table15"):
@@ -157,7 +168,22 @@ def table7_scores(wildcards):
     combos = [f"{q}-{t}" for q in ("direct", "reasoning") for t in ("direct", "reasoning")]
     base = [out(f"score_retrieval/{spec['baseline_run']}/{b}/direct-direct.json") for b in BENCHES]
     rge = [out(f"score_retrieval/{spec['rge_run']}/{b}/{c}.json") for b in BENCHES for c in combos]
-    return base + rge
+    eval_only = [
+        out(f"score_retrieval/{r}/{b}/{m}-{m}.json")
+        for r in spec["eval_only_runs"] if rge_config.active(config, r)
+        for b in BENCHES for m in rge_config.run_modes(config, r)
+    ]  # fmt: skip
+    return base + rge + eval_only
+
+
+def eval_only_retrieval_scores():
+    """Flickr/COCO R@K of every eval-only run, query and target in each of its modes."""
+    return [
+        out(f"score_retrieval/{r}/{b}/{m}-{m}.json")
+        for r in rge_config.eval_only_runs(config)
+        for b in BENCHES
+        for m in rge_config.run_modes(config, r)
+    ]
 
 
 def all_tables():
@@ -198,7 +224,7 @@ def report_train_files(name):
     """`name` (train_log.jsonl / summary.json) of the cold start and every reported run."""
 
     def files(wildcards):
-        runs = rge_config.reported_runs(config)
+        runs = rge_config.reported_trained_runs(config)
         return [out(f"cold_start/{name}")] + [out(f"train_run/{r}/{name}") for r in runs]
 
     return files

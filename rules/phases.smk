@@ -14,6 +14,8 @@ rule phase_data:
         rules.select_cold_start.output,
         expand(out("fetch_mmeb_eval/{task}"), task=EVAL_TASKS),
         expand(out("fetch_retrieval/{bench}"), bench=BENCHES),
+        rules.fetch_prompt_tables.output,
+        rules.data_report.output,
         rules.pretrain_backbone.output,
 
 
@@ -24,12 +26,12 @@ rule phase_rationales:
 
 
 rule phase_train:
-    """Phase 3: the cold start and every registry run the study trains."""
+    """Phase 3: the cold start and every registry run the study trains (not the eval-only ones)."""
     input:
         rules.cold_start.output,
         expand(
             out("train_run/{run}/{name}"),
-            run=rge_config.active_runs(config),
+            run=rge_config.trained_runs(config),
             name=("model", "train_log.jsonl", "summary.json"),
         ),
 
@@ -41,7 +43,8 @@ rule phase_diagnostics:
 
 
 rule phase_evaluate:
-    """Phase 5: every trained run scored on MMEB in each of its modes; the retrieval scores."""
+    """Phase 5: every run (trained or eval-only) scored on MMEB in each of its modes; the
+    retrieval scores."""
     input:
         run_mode_scores(rge_config.active_runs(config)),
         all_retrieval_scores(),

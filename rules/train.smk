@@ -8,6 +8,7 @@ rule cold_start:
         records=cold_start_records,
         rationales=cold_start_rationales,
         selection=out("select_cold_start/selection.json"),
+        prompt_tables=prompt_tables,
     output:
         model=directory(out("cold_start/model")),
         train_log=out("cold_start/train_log.jsonl"),
@@ -33,6 +34,7 @@ rule train_run:
         model=run_init_model,
         train=train_inputs,
         rationales=run_rationales,
+        prompt_tables=prompt_tables,
     output:
         model=directory(out("train_run/{run}/model")),
         train_log=out("train_run/{run}/train_log.jsonl"),

@@ -49,6 +49,11 @@ TABLES = {
 }
 ROW_TABLES = ("table1", "table3", "table4", "table6")
 MODES = ("direct", "reasoning")
+# The RGE release whose instruction-rewrite tables the rge_release protocol reads (issue 11):
+# GitHub MCG-NJU/RGE at a pinned commit (the same values as rge.data.protocol, which imports
+# yaml; this module stays import-light for the Snakefile).
+PROMPT_TABLES_REPO = "MCG-NJU/RGE"
+PROMPT_TABLES_COMMIT = "60744447ffc0d51471a85757c4ea4be86650d8c5"
 # A YAML 1.1 float (PyYAML, hence Snakemake, reads `1e-4` and DVC's `2e-05` as strings).
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
@@ -122,7 +127,35 @@ def validate(config: dict, schema: dict) -> dict:
     errors = sorted(cls(schema).iter_errors(config), key=lambda e: [str(p) for p in e.path])
     if errors:
         raise ConfigError(describe(errors[0]))
+    for run in config.get("runs", {}):
+        if eval_only(config, run):
+            checkpoint(config, run)  # a hub entry without repo_id fails here, not at a job
+    _check_comparisons(config)
     return config
+
+
+# Tables whose rows compare training recipes with each other (Table 1: the contrastive pair at
+# small scale; 3: the loss balance; 4: the pair; 7: baseline vs RGE run): an eval-only
+# checkpoint was trained elsewhere, by another recipe, so it never stands in such a row.
+TRAINING_COMPARISONS = ("table1", "table3", "table4")
+
+
+def _check_comparisons(config: Mapping) -> None:
+    report, runs = config.get("report", {}), config.get("runs", {})
+
+    def refuse(run: str, where: str) -> None:
+        if run in runs and eval_only(config, run):
+            raise ConfigError(
+                f"report.{where}: {run!r} is eval-only (not trained here); it cannot stand in a "
+                "train-vs-train comparison (list it in table2/table6/table15 or table7.eval_only_runs)"
+            )
+
+    for table in TRAINING_COMPARISONS:
+        for i, row in enumerate(report.get(table, {}).get("rows", [])):
+            refuse(row["run"], f"{table}.rows[{i}]")
+    for key in ("baseline_run", "rge_run"):
+        if "table7" in report:
+            refuse(report["table7"][key], f"table7.{key}")
 
 
 def describe(error: Any) -> str:
@@ -142,6 +175,8 @@ def describe(error: Any) -> str:
         # PyYAML (YAML 1.1) reads 1e-4 as a string; `validate` already turned every such
         # string into its number, so this one is not a number at all.
         return f"{where}: {error.instance!r} is a string, not a number (write e.g. 1.0e-4)"
+    if error.validator == "oneOf" and "description" in error.schema:
+        return f"{where}: {error.schema['description']}"
     return f"{where}: {error.message}"
 
 
@@ -204,12 +239,55 @@ def output_root(config: Mapping) -> str:
     return f"data/{config['study']}"
 
 
+def eval_only(config: Mapping, run: str) -> bool:
+    """Whether registry entry ``run`` names a checkpoint to evaluate instead of training."""
+    return "checkpoint" in config["runs"][run]
+
+
+def checkpoint(config: Mapping, run: str) -> dict:
+    """An eval-only run's checkpoint entry (``source``: hub | path | backbone).
+
+    Raises:
+        ConfigError: ``run`` trains, or a ``hub`` entry lacks ``repo_id``, a ``path`` entry
+            ``path``.
+    """
+    if not eval_only(config, run):
+        raise ConfigError(f"runs.{run}: a trained run has no checkpoint entry")
+    entry = config["runs"][run]["checkpoint"]
+    need = {"hub": "repo_id", "path": "path"}.get(entry["source"])
+    if need and not entry.get(need):
+        raise ConfigError(f"runs.{run}.checkpoint: source {entry['source']} needs {need}")
+    return dict(entry)
+
+
+def run_model(config: Mapping, run: str) -> str:
+    """The model directory a run's evaluation jobs read, relative to the working directory.
+
+    A trained run: its ``train_run`` output; eval-only: the ``fetch_checkpoint`` output (hub),
+    the given directory (path) or the study's pretrained backbone, untrained (backbone).
+    """
+    root = output_root(config)
+    if not eval_only(config, run):
+        return f"{root}/train_run/{run}/model"
+    entry = checkpoint(config, run)
+    return {
+        "hub": f"{root}/fetch_checkpoint/{run}/model",
+        "path": entry.get("path", ""),
+        "backbone": f"{root}/pretrain_backbone/model",
+    }[entry["source"]]
+
+
 def run_config(config: Mapping, run: str) -> dict:
     """A run's training settings: its registry entry over ``train:``, on the study's subsets.
 
     ``eval_modes``/``eval_tasks`` are evaluation keys and stay out; ``subsets`` is the entry's
     subsets (default all) that the ``train_subsets=`` restriction leaves.
+
+    Raises:
+        ConfigError: ``run`` is eval-only (it has no training settings).
     """
+    if eval_only(config, run):
+        raise ConfigError(f"runs.{run}: an eval-only run has no training settings")
     entry = config["runs"][run]
     merged = {
         **config["train"],
@@ -239,12 +317,32 @@ def active(config: Mapping, run: str) -> bool:
     """
     if run not in config["runs"]:
         return False
+    if eval_only(config, run):
+        return bool(run_eval_tasks(config, run))
     return bool(run_config(config, run)["subsets"]) and bool(run_eval_tasks(config, run))
 
 
 def active_runs(config: Mapping) -> list[str]:
-    """Every active run of the registry, in registry order."""
+    """Every active run of the registry, in registry order (trained and eval-only)."""
     return [r for r in config["runs"] if active(config, r)]
+
+
+def trained_runs(config: Mapping) -> list[str]:
+    """The active runs the study trains (``train_run`` jobs): all but the eval-only ones."""
+    return [r for r in active_runs(config) if not eval_only(config, r)]
+
+
+def eval_only_runs(config: Mapping) -> list[str]:
+    """The active eval-only runs (checkpoints evaluated without training), registry order."""
+    return [r for r in active_runs(config) if eval_only(config, r)]
+
+
+def hub_checkpoint_runs(config: Mapping) -> list[str]:
+    """The active eval-only runs whose checkpoint comes from the hub (``fetch_checkpoint``)."""
+    return [
+        r for r in active_runs(config)
+        if eval_only(config, r) and config["runs"][r]["checkpoint"]["source"] == "hub"
+    ]  # fmt: skip
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -265,7 +363,8 @@ def table_rows(config: Mapping, table: str) -> dict[str, tuple[str, str]]:
     for i, row in enumerate(config["report"][table]["rows"]):
         if not active(config, row["run"]):
             continue
-        settings = run_config(config, row["run"])
+        run = row["run"]
+        settings = config["runs"][run] if eval_only(config, run) else run_config(config, run)
         try:
             label = str(row["label"]).format_map(settings)
         except (KeyError, ValueError, IndexError, AttributeError) as err:
@@ -280,7 +379,7 @@ def table_runs(config: Mapping, table: str) -> list[str]:
     if "rows" in spec:
         names = [row["run"] for row in spec["rows"]]
     elif table == "table7":
-        names = [spec["baseline_run"], spec["rge_run"]]
+        names = [spec["baseline_run"], spec["rge_run"], *spec["eval_only_runs"]]
     else:
         names = spec["runs"]
     return [r for r in dict.fromkeys(names) if active(config, r)]
@@ -294,6 +393,11 @@ def reported_tables(config: Mapping) -> list[str]:
 def reported_runs(config: Mapping) -> list[str]:
     """Every run some reported table shows, sorted."""
     return sorted({r for t in reported_tables(config) for r in table_runs(config, t)})
+
+
+def reported_trained_runs(config: Mapping) -> list[str]:
+    """The reported runs that train here (they have training logs and summaries)."""
+    return [r for r in reported_runs(config) if not eval_only(config, r)]
 
 
 def diagnostics_subsets(config: Mapping) -> list[str]:
@@ -353,6 +457,27 @@ def _fetch_mmeb_eval(config, wc):
     return {
         "repo_id": bench["eval_repo"], "revision": bench["eval_revision"],
         "mirror": _mirror(config, "MMEB-eval"), "task": wc["task"],
+    }  # fmt: skip
+
+
+def uses_prompt_tables(config: Mapping) -> bool:
+    """Whether the study's prompt protocol reads the release's rewrite tables."""
+    return config["evaluate"]["prompt_protocol"] == "rge_release"
+
+
+def _fetch_prompt_tables(config, wc):
+    """The RGE release's rewrite tables at the pinned commit; the synthetic benchmark's own
+    tables (same schema, its own subsets) from its mirror."""
+    synthetic = config["benchmark"]["source"] == "synthetic"
+    return {
+        "repo_id": PROMPT_TABLES_REPO, "revision": PROMPT_TABLES_COMMIT,
+        "mirror": _mirror(config, "RGE") if synthetic else "",
+    }  # fmt: skip
+
+
+def _data_report(config, wc):
+    return {
+        "tasks": eval_tasks(config), "train_subsets": train_subsets(config),
         "prompt_protocol": config["evaluate"]["prompt_protocol"],
     }  # fmt: skip
 
@@ -371,7 +496,6 @@ def _prepare_train(config, wc):
     return {
         "subset": wc["subset"], "split": bench["train_split"], "on_bad_row": bench["on_bad_row"],
         "max_rows": bench["max_rows_per_subset"],
-        "prompt_protocol": config["evaluate"]["prompt_protocol"],
     }  # fmt: skip
 
 
@@ -402,7 +526,7 @@ def _cold_start(config, wc):
     overrides = {k: v for k, v in config["cold_start"].items() if k != "size"}
     return {
         "seed": config["seed"], **_pixels(config), **train, **overrides,
-        "generation": config["generation"],
+        "prompt_protocol": config["evaluate"]["prompt_protocol"], "generation": config["generation"],
     }  # fmt: skip
 
 
@@ -412,7 +536,8 @@ def _train_run(config, wc):
     keys = (*LOOP_KEYS, *OBJECTIVE_KEYS[run["objective"]], "objective", "init", "subsets")
     return {
         "run": wc["run"], "seed": config["seed"], **_pixels(config),
-        **{k: run[k] for k in run if k in keys}, "generation": config["generation"],
+        **{k: run[k] for k in run if k in keys},
+        "prompt_protocol": config["evaluate"]["prompt_protocol"], "generation": config["generation"],
     }  # fmt: skip
 
 
@@ -422,7 +547,15 @@ def _leakage_curves(config, wc):
     own = {k: v for k, v in d.items() if k not in ("variants", "subsets")}
     return {
         "variant": wc["variant"], "seed": config["seed"], **_pixels(config), **base, **own,
-        "generation": config["generation"],
+        "prompt_protocol": config["evaluate"]["prompt_protocol"], "generation": config["generation"],
+    }  # fmt: skip
+
+
+def _fetch_checkpoint(config, wc):
+    entry = checkpoint(config, wc["run"])
+    return {
+        "run": wc["run"], "repo_id": entry["repo_id"], "revision": entry["revision"],
+        "add_emb": entry["add_emb"],
     }  # fmt: skip
 
 
@@ -437,7 +570,10 @@ def _embed_eval(config, wc):
 
 
 def _score_mmeb(config, wc):
-    return {"run": wc["run"], "mode": wc["mode"], "tasks": _eval_task_specs(config, wc["run"])}
+    return {
+        "run": wc["run"], "mode": wc["mode"], "tasks": _eval_task_specs(config, wc["run"]),
+        "eval_only": eval_only(config, wc["run"]),
+    }  # fmt: skip
 
 
 def _score_retrieval(config, wc):
@@ -467,7 +603,12 @@ def _table2(config, wc):
 
 
 def _table7(config, wc):
-    return {"study": config["study"], **config["report"]["table7"]}
+    spec = config["report"]["table7"]
+    shown = [r for r in spec["eval_only_runs"] if active(config, r)]
+    return {
+        "study": config["study"], **{k: v for k, v in spec.items() if k != "eval_only_runs"},
+        "eval_only_modes": {r: run_modes(config, r) for r in shown},
+    }  # fmt: skip
 
 
 def _table15(config, wc):
@@ -492,6 +633,8 @@ SLICES = {
     "make_synthetic": _make_synthetic,
     "fetch_mmeb_train": _fetch_mmeb_train,
     "fetch_mmeb_eval": _fetch_mmeb_eval,
+    "fetch_prompt_tables": _fetch_prompt_tables,
+    "data_report": _data_report,
     "fetch_retrieval": _fetch_retrieval,
     "prepare_train": _prepare_train,
     "select_cold_start": _select_cold_start,
@@ -501,6 +644,7 @@ SLICES = {
     "cold_start": _cold_start,
     "train_run": _train_run,
     "leakage_curves": _leakage_curves,
+    "fetch_checkpoint": _fetch_checkpoint,
     "embed_eval": _embed_eval,
     "score_mmeb": _score_mmeb,
     "score_retrieval": _score_retrieval,
@@ -808,6 +952,7 @@ class DiagnosticsView(_View):
     alpha_lm: float
     alpha_con: float
     temperature: float
+    prompt_protocol: str  # mmeb | rge_release: the texts trained on
     # the schema leaves these unset: Figure 4's own batch and whole-batch forwards
     batch_size: int = 16
     chunk_size: int = 0
@@ -833,15 +978,17 @@ class ReportView(_View):
     baseline_run: str | None = None
     rge_run: str | None = None
     benches: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    eval_only_modes: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     # Figure 4 (not config keys): steps averaged for the note, moving average of the lines
     window: int = 20
     smooth: int = 1
 
     def shown_runs(self) -> tuple[str, ...]:
-        """The runs of the rows (each once, in row order), else Table 7's two runs."""
+        """The runs of the rows (each once, in row order), else Table 7's two runs and its
+        eval-only ones."""
         if self.rows:
             return tuple(dict.fromkeys(run for run, _ in self.rows.values()))
-        return tuple(r for r in (self.baseline_run, self.rge_run) if r)
+        return tuple(r for r in (self.baseline_run, self.rge_run, *self.eval_only_modes) if r)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,8 +12,10 @@ from rge.data.mmeb import DataError, load_eval_rows, load_train_pairs, read_trai
 from rge.data.retrieval import load_retrieval_set
 from rge.io import read_json
 from rge.stages import (
+    data_report,
     fetch_mmeb_eval,
     fetch_mmeb_train,
+    fetch_prompt_tables,
     fetch_retrieval,
     make_synthetic,
     prepare_train,
@@ -194,3 +196,27 @@ def test_select_cold_start(syn, tmp_path):
         )
     )
     assert read_json(other)["keys"] != sel["keys"]
+
+
+def test_data_report_on_the_synthetic_benchmark(syn, tmp_path):
+    tables = tmp_path / "fetch_prompt_tables"
+    fetch_prompt_tables.main(_args({"mirror": str(syn / "RGE")}, outputs={"out": tables}))
+    tasks = ["SynObjects", "SynShapeQA"]
+    data = []
+    for task in tasks:
+        data.append(tmp_path / "fetch_mmeb_eval" / task)
+        cfg = {"repo_id": "x", "revision": "", "mirror": str(syn / "MMEB-eval"), "task": task}
+        fetch_mmeb_eval.main(_args(cfg, outputs={"out": data[-1]}))
+    outputs = {"json": tmp_path / "r.json", "md": tmp_path / "r.md"}
+    cfg = {"tasks": tasks, "train_subsets": ["SynObjects", "SynCOCO_i2t"],
+           "prompt_protocol": "rge_release"}  # fmt: skip
+    report = data_report.main(
+        _args(cfg, inputs={"data": data, "prompt_tables": tables}, outputs=outputs)
+    )
+    assert read_json(outputs["json"]) == report
+    assert report["tables_source"] == f"mirror {syn / 'RGE'}"
+    counts = report["candidate_list_counts"]
+    assert list(counts) == tasks and counts["SynObjects"]["published"]["num_rows"] == 4
+    # SynShapeQA deliberately has no candidate entry in the synthetic tables
+    assert report["coverage"]["eval_targets"] == ["SynShapeQA"]
+    assert "| SynShapeQA | 4 |" in outputs["md"].read_text()

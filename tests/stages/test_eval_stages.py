@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from rge.data.mmeb import write_eval_parquet
+from rge.data.protocol import TABLE_FILES, Rule, dump_table
 from rge.data.records import RetrievalSet
 from rge.io import read_json, read_jsonl, write_json
 from rge.stages import embed_eval, score_mmeb, score_retrieval, table2, table15
@@ -91,9 +92,12 @@ def test_embed_eval_writes_score_and_predictions(tmp_path):
     fake = FakeEncoders()
     score = eval_main(eval_args(tmp_path, "toy", cfg_for("toy")), encoders=fake)
     on_disk = read_json(tmp_path / "out" / "toy.json")
-    assert on_disk == score == {"acc": 0.75, "num_correct": 3, "num_pred": 4, "task": "toy",
+    assert on_disk == score == {"acc": 0.75, "num_correct": 3, "num_pred": 4,
+                                "acc_strict": 0.75, "num_correct_strict": 3, "task": "toy",
                                 "run": "r1", "mode": "direct", "meta_task": "vqa",
                                 "split": "IND", "target_mode": "direct", "max_new_tokens": None,
+                                "prompt_protocol": "mmeb", "dtype": "float32",
+                                "attn_implementation": "sdpa", "decoding": None,
                                 "num_rationales": 0, "mean_rationale_tokens": None,
                                 "forced_emb_rate": None}  # fmt: skip
     assert read_jsonl(tmp_path / "out" / "toy.rationales.jsonl") == []
@@ -104,6 +108,36 @@ def test_embed_eval_writes_score_and_predictions(tmp_path):
     # images resolved by the loader to absolute paths and handed to the encoder
     assert all(Path(it.image).is_file() for it in fake.enc.encoded("query"))
     assert (tmp_path / "logs" / "toy.log").read_text()
+
+
+def write_tables(folder: Path, eval_rules: dict, candidate_rules: dict) -> Path:
+    """A fetch_prompt_tables folder in the release's schema (no train entries)."""
+    folder.mkdir(parents=True)
+    for role, rules in (("train", {}), ("eval", eval_rules), ("candidate", candidate_rules)):
+        (folder / TABLE_FILES[role]).write_text(dump_table(rules), encoding="utf-8")
+    return folder
+
+
+def test_embed_eval_under_the_release_protocol_rewrites_and_records_it(tmp_path):
+    tables = write_tables(
+        tmp_path / "tables",
+        {"toy": Rule(original="what colour is", replacement="name the colour of")},
+        {"toy": Rule(prefix_add="Summarize: ")},
+    )
+    fake = FakeEncoders()
+    args = eval_args(tmp_path, "toy", cfg_for("toy", prompt_protocol="rge_release"))
+    score = eval_main([*args, "--input", f"prompt_tables={tables}"], encoders=fake)
+    queries = {it.text for it in fake.enc.encoded("query")}
+    assert "<|image_1|> name the colour of red here\n" in queries
+    targets = {it.text for it in fake.enc.encoded("target")}
+    assert "Summarize: the colour red\n" in targets and len(targets) == 4
+    assert score["prompt_protocol"] == "rge_release" and score["acc"] == 0.75
+
+
+def test_embed_eval_under_the_release_protocol_needs_the_tables(tmp_path):
+    args = eval_args(tmp_path, "toy", cfg_for("toy", prompt_protocol="rge_release"))
+    with pytest.raises(ValueError, match="fetch_prompt_tables"):
+        eval_main(args, encoders=FakeEncoders())
 
 
 def test_embed_eval_bad_cfg(tmp_path):

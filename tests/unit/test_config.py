@@ -25,6 +25,11 @@ def embedded(schema) -> dict:
     return C.validate(C.load_yaml(ROOT / "config/config.yaml"), schema)
 
 
+@pytest.fixture(scope="module")
+def paper(schema) -> dict:
+    return C.validate(C.load_yaml(ROOT / "config/paper.yaml"), schema)
+
+
 def validated(schema, text: str, base: str = "config/smoke.yaml") -> dict:
     """The smoke config with ``text`` (YAML) merged over it one level deep, validated."""
     config = C.load_yaml(ROOT / base)
@@ -40,7 +45,7 @@ def validated(schema, text: str, base: str = "config/smoke.yaml") -> dict:
 
 
 def test_schema_defaults_are_filled_everywhere(embedded):
-    assert embedded["evaluate"]["prompt_protocol"] == "mmeb"
+    assert embedded["evaluate"]["prompt_protocol"] == "rge_release"
     assert embedded["benchmark"]["max_rows_per_subset"] == -1
     assert embedded["runs"]["baseline"]["pair"] == "q"  # inside registry entries too
     assert embedded["tasks"]["retrieval"]["SynFlickr"]["max_captions"] == 5
@@ -57,7 +62,7 @@ def test_generation_block_defaults_and_the_paper_values(schema):
     }  # fmt: skip
     paper = C.load(ROOT / "config/paper.yaml", ROOT / C.SCHEMA)["generation"]
     assert (paper["decoding"], paper["cap"], paper["dtype"], paper["attn_implementation"]) == (
-        "checkpoint", "last_token", "bfloat16", "flash_attention_2",
+        "checkpoint", "last_token", "bfloat16", "auto",  # flash-attention-2 when installed
     )  # fmt: skip
     config = C.load_yaml(ROOT / "config/smoke.yaml")
     del config["generation"]
@@ -130,7 +135,7 @@ def test_restrictions_narrow_subsets_tasks_and_active_runs(embedded):
     # leak_* evaluate on the four retrieval tasks only: none is left, so they are not active
     assert C.run_eval_tasks(config, "leak_q") == []
     assert not C.active(config, "leak_q") and C.active(config, "baseline")
-    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 9
+    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 10
     assert not C.active(config, "no_such_run")
 
 
@@ -183,6 +188,7 @@ def jobs(config: dict) -> list[tuple[str, dict]]:
     one = [{}]
     wildcards = {
         "make_synthetic": one, "select_cold_start": one, "pretrain_backbone": one,
+        "fetch_prompt_tables": one, "data_report": one,
         "cold_start": one, "figure4": one, "report": one,
         "fetch_mmeb_train": [{"subset": s} for s in C.train_subsets(config)],
         "prepare_train": [{"subset": s} for s in C.train_subsets(config)],
@@ -193,7 +199,8 @@ def jobs(config: dict) -> list[tuple[str, dict]]:
         ],
         "fetch_mmeb_eval": [{"task": t} for t in C.eval_tasks(config)],
         "fetch_retrieval": [{"bench": b} for b in C.benches(config)],
-        "train_run": [{"run": r} for r in runs],
+        "train_run": [{"run": r} for r in C.trained_runs(config)],
+        "fetch_checkpoint": [{"run": r} for r in C.hub_checkpoint_runs(config)],
         "leakage_curves": [{"variant": v} for v in C.diagnostics_variants(config)],
         "embed_eval": [{"run": r, "mode": m} for r in runs for m in C.run_modes(config, r)],
         "score_mmeb": [{"run": r, "mode": m} for r in runs for m in C.run_modes(config, r)],
@@ -242,7 +249,7 @@ def test_the_learning_rate_reaches_every_training_job_only(embedded):
 def test_the_eval_batch_size_reaches_the_encoding_jobs_only(embedded):
     changed = changed_jobs(embedded, "evaluate.batch_size", 8)
     assert {j.split("[")[0] for j in changed} == {"embed_eval", "score_retrieval"}
-    assert len(changed) == 13 + 10
+    assert len(changed) == 14 + 10  # 13 trained (run, mode) + untrained_backbone (direct)
 
 
 def test_a_backbone_recipe_key_reaches_the_backbone_only(embedded):
@@ -264,11 +271,30 @@ def test_generation_settings_reach_the_generating_jobs(embedded):
     }  # fmt: skip
 
 
-def test_the_prompt_protocol_reaches_the_data_and_encoding_jobs(embedded):
-    changed = changed_jobs(embedded, "evaluate.prompt_protocol", "rge_release")
+def test_the_prompt_protocol_reaches_the_training_and_encoding_jobs(embedded):
+    # the fetched and prepared data stay the MMEB text; the rewrite happens where it is read
+    changed = changed_jobs(embedded, "evaluate.prompt_protocol", "mmeb")
     assert {j.split("[")[0] for j in changed} == {
-        "fetch_mmeb_eval", "prepare_train", "embed_eval", "score_retrieval",
+        "cold_start", "train_run", "leakage_curves", "embed_eval", "score_retrieval",
+        "data_report",
     }  # fmt: skip
+
+
+def test_the_prompt_tables_come_from_the_pinned_release_or_the_synthetic_mirror(embedded, paper):
+    assert C.slice_for(embedded, "fetch_prompt_tables") == {
+        "repo_id": "MCG-NJU/RGE", "revision": "60744447ffc0d51471a85757c4ea4be86650d8c5",
+        "mirror": "data/embedded/make_synthetic/RGE",
+    }  # fmt: skip
+    assert C.slice_for(paper, "fetch_prompt_tables")["mirror"] == ""
+    assert C.uses_prompt_tables(paper) and C.uses_prompt_tables(embedded)
+
+
+def test_the_pinned_release_matches_the_protocol_module():
+    from rge.data import protocol
+
+    assert (C.PROMPT_TABLES_REPO, C.PROMPT_TABLES_COMMIT) == (
+        protocol.RELEASE_REPO, protocol.RELEASE_COMMIT,
+    )  # fmt: skip
 
 
 def test_slices_hold_what_the_training_stages_read(embedded):
@@ -328,7 +354,7 @@ def test_evaluation_view(embedded):
     assert not view.reasoning and view.cache_dir == "data/embedded/embed_cache"
     wc = {"run": "rge", "bench": "SynCOCO", "qmode": "reasoning", "tmode": "direct"}
     retrieval = C.EvaluationView.from_slice(C.slice_for(embedded, "score_retrieval", wc))
-    assert retrieval.reasoning and retrieval.prompt_protocol == "mmeb"
+    assert retrieval.reasoning and retrieval.prompt_protocol == "rge_release"
 
 
 def test_backbone_rationales_diagnostics_and_report_views(embedded):
@@ -423,3 +449,67 @@ def test_page_and_figure_views(embedded):
     assert (page.rge_run, page.rge_mode, page.examples_per_task) == ("rge", "reasoning", 2)
     fig = C.ReportView.from_slice(C.slice_for(embedded, "figure4", {}))
     assert (fig.study, fig.window, fig.smooth) == ("embedded", 20, 1)
+
+
+# --- eval-only runs -------------------------------------------------------------------------------
+
+
+def test_an_eval_only_run_is_evaluated_never_trained(embedded, paper):
+    assert C.eval_only(embedded, "untrained_backbone") and not C.eval_only(embedded, "rge")
+    assert "untrained_backbone" in C.active_runs(embedded)
+    assert "untrained_backbone" not in C.trained_runs(embedded)
+    assert C.run_model(embedded, "untrained_backbone") == "data/embedded/pretrain_backbone/model"
+    assert C.run_model(embedded, "rge") == "data/embedded/train_run/rge/model"
+    assert C.run_model(paper, "released_rge") == "data/paper/fetch_checkpoint/released_rge/model"
+    assert C.hub_checkpoint_runs(paper) == ["released_rge"] and not C.hub_checkpoint_runs(embedded)
+    assert C.slice_for(paper, "fetch_checkpoint", {"run": "released_rge"}) == {
+        "run": "released_rge", "repo_id": "MCG-NJU/RGE", "revision": "main", "add_emb": False,
+    }  # fmt: skip
+    assert C.slice_for(embedded, "score_mmeb", {"run": "untrained_backbone", "mode": "direct"})[
+        "eval_only"
+    ]
+    assert "untrained_backbone" not in C.reported_trained_runs(embedded)
+    with pytest.raises(C.ConfigError, match="eval-only run has no training settings"):
+        C.run_config(embedded, "untrained_backbone")
+
+
+def test_paper_tables_show_the_released_checkpoint(paper):
+    for table in ("table2", "table6", "table7", "table15"):
+        assert "released_rge" in C.table_runs(paper, table)
+    table7 = C.slice_for(paper, "table7", {})
+    assert table7["eval_only_modes"] == {"released_rge": ["direct", "reasoning"]}
+    assert C.ReportView.from_slice(table7).shown_runs() == ("baseline", "rge", "released_rge")
+    assert C.table_rows(paper, "table6")["Released RGE (reasoning, eval-only)"] == (
+        "released_rge", "reasoning",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{checkpoint: {source: hub}}", "source hub needs repo_id"),
+        ("{checkpoint: {source: path}}", "source path needs path"),
+        ("{objective: baseline, checkpoint: {source: backbone}}", "either|eval-only"),
+        ("{eval_modes: [direct]}", "either|eval-only"),
+    ],
+)
+def test_a_bad_eval_only_entry_fails_at_load(schema, entry, message):
+    with pytest.raises(C.ConfigError, match=message):
+        validated(schema, f"runs: {{baseline: {{objective: baseline}}, x: {entry}}}")
+
+
+def test_an_eval_only_run_never_stands_in_a_training_comparison(schema):
+    entry = "untrained_backbone: {checkpoint: {source: backbone}}"
+    with pytest.raises(C.ConfigError, match=r"report.table7.rge_run: 'untrained_backbone' is eval"):
+        validated(
+            schema,
+            f"runs: {{baseline: {{objective: baseline}}, {entry}}}\n"
+            "report: {table7: {baseline_run: baseline, rge_run: untrained_backbone, "
+            "benches: {SynCOCO: coco}}}",
+        )
+    with pytest.raises(C.ConfigError, match=r"report.table3.rows\[0\]"):
+        validated(
+            schema,
+            f"runs: {{baseline: {{objective: baseline}}, {entry}}}\n"
+            "report: {table3: {rows: [{label: x, run: untrained_backbone, mode: direct}]}}",
+        )

@@ -248,3 +248,33 @@ def test_two_candidates_and_task_subset(tmp_path):
 def test_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         write_benchmark(tmp_path, **{**SIZES, **kwargs})
+
+
+def test_prompt_tables_rewrite_every_task_in_the_release_schema(bench, eval_data, tmp_path):
+    from rge.data.protocol import eval_rows, load_tables, missing_entries, train_pairs
+
+    out, manifest = bench
+    tables = load_tables(out / manifest["prompt_tables"]["dir"])
+    assert sorted(tables.train) == sorted(IND) and sorted(tables.eval) == sorted(SYNTHETIC_TASKS)
+    assert missing_entries(SYNTHETIC_TASKS, tables.candidate) == ["SynShapeQA"]
+    assert [t for t in tables.train if tables.train[t] != tables.eval[t]] == ["SynCOCO_t2i"]
+    for name, (rows, _) in eval_data.items():
+        new = eval_rows(rows, "rge_release", tables)
+        for old, row in zip(rows, new, strict=True):
+            # every query instruction is really rewritten (the table's original is found)
+            assert row.query.text != old.query.text and row.query.text.endswith("\n")
+            assert row.query.image == old.query.image
+            for c_old, c_new in zip(old.candidates, row.candidates, strict=True):
+                if name == "SynShapeQA":
+                    assert c_new.text == c_old.text + "\n"  # no entry: newline only
+                else:
+                    assert c_new.text != c_old.text and "in one word" in c_new.text
+    colour = eval_rows(eval_data["SynColorQA"][0][:1], "rge_release", tables)[0]
+    gt = eval_data["SynColorQA"][0][0].candidates[0].text
+    assert colour.candidates[0].text == f"Summarize the following colour in one word: {gt}.\n"
+    for name in IND:
+        fetch_train_subset(out / "MMEB-train", name, tmp_path / name)
+        pairs = load_train_pairs(tmp_path / name, name).records
+        for old, new in zip(pairs, train_pairs(pairs, "rge_release", tables), strict=True):
+            assert new.query.text != old.query.text and IMAGE_TOKEN not in new.query.text
+            assert "in one word" in new.pos.text

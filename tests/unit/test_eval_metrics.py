@@ -14,6 +14,8 @@ from rge.evaluate.metrics import (
     precision_at_1,
     recall_i2t,
     recall_t2i,
+    release_precision_at_1,
+    release_top1,
 )
 
 PAPER = Path(__file__).resolve().parents[2] / "config" / "paper_numbers"
@@ -46,6 +48,27 @@ def test_constant_scores_score_zero():
     rows = [np.full(c, 0.42) for c in (2, 5, 1000)]
     acc, correct, _, preds = precision_at_1(rows)
     assert acc == 0.0 and correct == 0 and all(p != 0 for p in preds)
+
+
+def test_release_top1_argmax_and_identical_items():
+    no_copy = [True, False, False, False]
+    assert release_top1(np.array([0.7, 0.2, 0.7, 0.7]), no_copy) == (0, True)  # argmax: first max
+    assert release_top1(np.array([0.2, 0.9, 0.1, 0.0]), no_copy) == (1, False)
+    # a copy of the truth (index 2) on top counts as the truth
+    assert release_top1(np.array([0.5, 0.1, 0.6, 0.2]), [True, False, True, False]) == (2, True)
+    with pytest.raises(ValueError, match="same_as_gt"):
+        release_top1(np.array([0.5, 0.1]), [False, False])
+
+
+def test_release_precision_at_1_hand_computed():
+    rows = [np.array([0.9, 0.1]), np.array([0.1, 0.9, 0.0]), np.array([0.5, 0.5]), np.array([1.0])]
+    same = [[True, False], [True, False, False], [True, False], [True]]
+    assert release_precision_at_1(rows, same) == (0.75, 3, 4, [0, 1, 0, 0])
+    constant = [np.full(c, 0.42) for c in (2, 5, 1000)]
+    assert (
+        release_precision_at_1(constant, [[True] + [False] * (c - 1) for c in (2, 5, 1000)])[0]
+        == 1.0
+    )
 
 
 @pytest.mark.parametrize("bad", [np.array([]), np.array([0.1, np.nan]), np.zeros((2, 2))])
@@ -159,3 +182,29 @@ def test_aggregate_reproduces_paper_table15_summary():
         for row, value in ours.items():
             # the paper rounds to one decimal: |mean - printed| <= 0.05 (+ float slack)
             assert abs(value - float(summary[row][model])) <= 0.0501, (model, row, value)
+
+
+def test_recall_identical_captions_and_images_are_one_item():
+    # 2 images x 2 captions; caption 2 (image 1) has the same text as caption 0 (image 0)
+    sim = np.array([[0.2, 0.9], [0.1, 0.8], [0.2, 0.9], [0.3, 0.1]])
+    gt = [0, 0, 1, 1]
+    # by position: only caption 2 has its own image on top
+    assert recall_t2i(sim, gt, (1,)) == {1: 1 / 4}
+    # with keys: caption 0 == caption 2, so image 1 is own for caption 0 (and image 0 for 2)
+    keys = ["a dog", "a cat", "a dog", "a bird"]
+    assert recall_t2i(sim, gt, (1,), caption_keys=keys) == {1: 2 / 4}
+    # i2t by position: image 0 (own best 0.2) loses to captions 2 and 3, image 1 (0.9) ties
+    # with caption 0; with keys caption 0 is own for image 1 -> a hit
+    assert recall_i2t(sim, gt, (1,)) == {1: 0.0}
+    assert recall_i2t(sim, gt, (1,), caption_keys=keys) == {1: 1 / 2}
+    sim2 = np.array([[0.5, 0.1], [0.1, 0.2], [0.5, 0.9], [0.3, 0.1]])
+    # image 0: own caption 0 ties with caption 2 (another image's) -> strict miss; same text
+    # "a dog" is own for both images -> a hit
+    assert recall_i2t(sim2, gt, (1,)) == {1: 1 / 2}
+    assert recall_i2t(sim2, gt, (1,), caption_keys=keys) == {1: 1.0}
+    # the same image file twice: one item
+    sim3 = np.array([[0.5, 0.5], [0.4, 0.4]])
+    assert recall_t2i(sim3, [0, 1], (1,)) == {1: 0.0}
+    assert recall_t2i(sim3, [0, 1], (1,), image_keys=["x.png", "x.png"]) == {1: 1.0}
+    with pytest.raises(ValueError, match="caption_keys"):
+        recall_t2i(sim, gt, (1,), caption_keys=keys[:3])

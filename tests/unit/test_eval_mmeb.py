@@ -9,7 +9,7 @@ import pytest
 
 from rge.data.records import EvalRow, Item
 from rge.evaluate.cache import EmbeddingCache
-from rge.evaluate.mmeb import embed_unique, evaluate_task, normalise
+from rge.evaluate.mmeb import candidate_list_counts, embed_unique, evaluate_task, normalise
 from tests.fixtures.eval_fakes import WordEncoder, colour_rows, constant_encoder
 
 
@@ -33,20 +33,63 @@ def test_each_unique_item_embedded_once_per_side():
     assert len({q.key for q in queries}) == 3 and len({t.key for t in targets}) == 4
 
 
-def test_constant_embedding_scores_zero():
+def test_constant_embedding_release_rule_100_strict_0():
+    # issue 11: the release's argmax gives every tie to the truth; the strict rule shows the
+    # collapse (both are written, tables flag the gap)
     result = evaluate_task(colour_rows(), constant_encoder)
-    assert result.acc == 0.0 and all(p["pred"] != 0 for p in result.predictions)
+    assert result.acc == 1.0 and all(p["pred"] == 0 for p in result.predictions)
+    assert result.acc_strict == 0.0 and all(p["pred_strict"] != 0 for p in result.predictions)
+    assert result.summary() == {
+        "acc": 1.0, "num_correct": 4, "num_pred": 4, "acc_strict": 0.0, "num_correct_strict": 0,
+    }  # fmt: skip
+
+
+class _CraneEncoder:
+    """Query nearest to "crane", then goldfish, then tench."""
+
+    VEC = {"crane": [1.0, 0.0], "goldfish": [0.8, 0.6], "tench": [0.0, 1.0], "q": [1.0, 0.0]}
+
+    def __call__(self, items, side):
+        return np.array([self.VEC[it.text] for it in items], dtype=np.float32)
+
+
+def test_identical_ground_truth_copy_counts_as_ground_truth():
+    names = ["crane", "goldfish", "crane", "tench"]
+    row = EvalRow("t/0", "t", Item("q"), tuple(Item(n) for n in names))
+    result = evaluate_task([row], _CraneEncoder())
+    assert (result.acc, result.acc_strict) == (1.0, 0.0)
+    pred = result.predictions[0]
+    assert pred["pred"] == 0 and pred["correct"] and pred["num_gt_copies"] == 1
+    assert pred["pred_strict"] == 2 and not pred["correct_strict"]
+    assert pred["best_other_score"] == pytest.approx(0.8)  # goldfish: copies are not "other"
+    # the same item in a different image is another item: no longer the truth
+    cands = (Item("crane", "/a.png"), Item("goldfish"), Item("crane", "/b.png"), Item("tench"))
+    enc = lambda items, side: np.array([[1.0, 0.0]] * len(items), dtype=np.float32)  # noqa: E731
+    r = evaluate_task([EvalRow("t/1", "t", Item("q"), cands)], enc)
+    assert r.predictions[0]["num_gt_copies"] == 0 and r.acc == 1.0 and r.acc_strict == 0.0
+
+
+def test_candidate_list_counts():
+    rows = colour_rows() + [
+        EvalRow("t/4", "t", Item("q"), (Item("a"), Item("b"), Item("a"))),
+        EvalRow("t/5", "t", Item("q"), (Item("a"), Item("b"), Item("b"), Item("b"))),
+    ]
+    assert candidate_list_counts(rows) == {
+        "num_rows": 6, "rows_gt_repeated": 1, "rows_with_duplicates": 2, "duplicate_candidates": 3,
+    }  # fmt: skip
 
 
 def test_scores_only_against_own_candidates():
     # the query "blue" would win against another row's "blue" candidate, but its own list
-    # holds only red and green: the truth (red, scoring 0) ties with green -> a miss
+    # holds only red and green: the truth (red, scoring 0) ties with green -> a miss under the
+    # strict rule, a hit under the release's argmax
     rows = [
         EvalRow("t/0", "t", Item("blue"), (Item("the colour red"), Item("the colour green"))),
         EvalRow("t/1", "t", Item("red"), (Item("the colour red"), Item("the colour blue"))),
     ]
     result = evaluate_task(rows, WordEncoder())
-    assert [p["pred"] for p in result.predictions] == [1, 0]
+    assert [p["pred_strict"] for p in result.predictions] == [1, 0]
+    assert [p["pred"] for p in result.predictions] == [0, 0]
 
 
 def test_bad_rows_and_encoder_output_raise():

@@ -99,3 +99,23 @@ def test_caption_index_and_items():
         caption_index(RetrievalSet("x", ("a", "b"), ("c0", "c1", "c2")))
     caps, imgs = retrieval_items(rs, IMAGE_TEXT, "Caption: {caption}")
     assert caps[0] == Item("Caption: a red one") and imgs[2] == Item(IMAGE_TEXT, "/img/blue.png")
+    # rge_release: no table entry for Flickr/COCO -> the newline rule only
+    caps, imgs = retrieval_items(rs, IMAGE_TEXT, "Caption: {caption}", "rge_release")
+    assert caps[0] == Item("Caption: a red one\n")
+    assert imgs[2] == Item(IMAGE_TEXT + "\n", "/img/blue.png")
+    with pytest.raises(ValueError, match="prompt protocol"):
+        retrieval_items(rs, IMAGE_TEXT, protocol="vlm2vec")
+
+
+def test_same_caption_string_on_two_images_is_one_item():
+    # "a plain photo" (no colour word: the all-ones vector) describes both red and green:
+    # both images are own for it, and with the degenerate caption vector every image ties
+    caps = ["a plain photo", "red again", "a plain photo", "so green", "blue sky", "deep blue"]
+    out = evaluate_retrieval(
+        toy_set(caps), Factory(), "direct", "direct", image_text=IMAGE_TEXT, ks=(1, 2)
+    )
+    # t2i: caption 0/2 tie over red, green, blue; own = red and green, so blue alone is
+    # non-own and ties -> rank 1: a miss at R@1, a hit at R@2; the other 4 are hits
+    assert out["t2i"] == {"R@1": pytest.approx(4 / 6), "R@2": 1.0}
+    # i2t: every image has its colour caption on top
+    assert out["i2t"] == {"R@1": 1.0, "R@2": 1.0}

@@ -25,9 +25,10 @@ def test_sequence_format_and_labels(proc):
     ids, labels = b["input_ids"][0].tolist(), b["labels"][0].tolist()
     text = _decode(proc, ids)
     assert text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n")
-    # image first, 112x112 -> 16 merged tokens, then the text without the MMEB marker
+    # the image block in the marker's place, 112x112 -> 16 merged tokens; the text after the
+    # marker kept as is (its leading space included: nothing is stripped)
     assert (
-        "user\n<|vision_start|>" + "<|image_pad|>" * 16 + "<|vision_end|>What is on the left?"
+        "user\n<|vision_start|>" + "<|image_pad|>" * 16 + "<|vision_end|> What is on the left?"
         in text
     )
     assert "<|image_1|>" not in text
@@ -75,8 +76,21 @@ def test_mixed_batch_padding_sides(proc):
         )
 
 
-def test_prompt_text_without_image():
-    assert prompt_text("<|image_1|> hi ", 0).endswith("user\nhi<|im_end|>\n<|im_start|>assistant\n")
+def test_prompt_text_without_image_keeps_whitespace():
+    # the marker is dropped without an image; the spaces and newline around it stay
+    assert prompt_text("<|image_1|> hi \n", 0).endswith(
+        "user\n hi \n<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_image_placement_in_place_first_and_dropped():
+    block = "<|vision_start|>" + "<|image_pad|>" * 2 + "<|vision_end|>"
+    # marker in the middle: the block takes its place
+    assert f"user\nsee {block} here\n<|im_end|>" in prompt_text("see <|image_1|> here\n", 2)
+    # no marker but an image (training layout): image first
+    assert f"user\n{block}caption\n<|im_end|>" in prompt_text("caption\n", 2)
+    # a second marker is dropped (one image per item)
+    assert f"user\n{block}a b<|im_end|>" in prompt_text("<|image_1|>a <|image_1|>b", 2)
 
 
 def test_bad_arguments(proc):
@@ -86,3 +100,14 @@ def test_bad_arguments(proc):
         build_batch(proc, [Item("a"), Item("b")], ["x"])
     with pytest.raises(ValueError, match="at least one item"):
         build_batch(proc, [])
+
+
+def test_emb_written_in_a_caption_is_plain_text(proc):
+    # issue 11's example: two <emb> ids before, the embedding read at the wrong position
+    b = build_batch(proc, [Item("a caption that mentions the <emb> tag in html")])
+    ids = b["input_ids"][0].tolist()
+    assert ids.count(emb_token_id(proc)) == 1 and ids[-1] == emb_token_id(proc)
+    assert "mentions the <emb> tag" in _decode(proc, ids)
+    # splitting specials for data text leaves the tokenizer's own behaviour unchanged
+    end = proc.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert proc.tokenizer("x<|im_end|>", add_special_tokens=False)["input_ids"][-1] == end

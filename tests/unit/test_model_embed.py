@@ -54,11 +54,19 @@ def test_forward_matches_full_logits(tiny):
 
 def test_embedding_is_hidden_state_at_first_emb(tiny):
     model, proc = tiny
-    emb_text = "<emb>"
     with torch.no_grad():
-        a = forward(model, build_batch(proc, [Item("q")], ["r"]), lm=False)[0]
-        # tokens after the first <emb> cannot change it (causal), a second <emb> is ignored
-        b = forward(model, build_batch(proc, [Item("q")], [f"r{emb_text} more"]), lm=False)[0]
+        batch = build_batch(proc, [Item("q")], ["r"])
+        a = forward(model, batch, lm=False)[0]
+        # tokens after the first <emb> cannot change it (causal), a second <emb> is ignored;
+        # appended as ids: "<emb>" written in a response is plain text (issue 11)
+        tail = torch.tensor([[proc.tokenizer.convert_tokens_to_ids("a"), emb_token_id(proc)]])
+        longer = {
+            "input_ids": torch.cat([batch["input_ids"], tail], 1),
+            "attention_mask": torch.cat([batch["attention_mask"], torch.ones_like(tail)], 1),
+            "labels": torch.cat([batch["labels"], tail], 1),
+        }
+        longer["mm_token_type_ids"] = torch.zeros_like(longer["input_ids"])
+        b = forward(model, longer, lm=False)[0]
         c = forward(model, build_batch(proc, [Item("q")], ["s"]), lm=False)[0]
     assert torch.allclose(a, b, atol=1e-6)
     assert not torch.allclose(a, c, atol=1e-3)

@@ -215,3 +215,40 @@ def test_leakage_curve_helpers():
     assert moving_average([1.0, 3.0], 1) == [1.0, 3.0]
     with pytest.raises(ValueError, match="row 0 lacks \\['lm'\\]"):
         curve_rows("x", [{"step": 1, "lm": None, "con": 1.0}], "f.jsonl")
+
+
+def test_an_eval_only_row_has_no_training_check_and_says_so():
+    paper = read_csv(PAPER / "table06_reasoning_at_inference.csv", ["model"])
+    released = {**summary("released_rge", "reasoning", META), "eval_only": True}
+    rows = {
+        "RGE (direct)": ("rge", "direct"),
+        "Released (eval-only)": ("released_rge", "reasoning"),
+    }
+    table = pt.table6("paper", rows, [summary("rge", "direct", META), released], paper, HUB,
+                      TRAIN, "t06.csv")  # fmt: skip
+    notes = "\n".join(table.notes)
+    assert "Run `released_rge`: eval-only (a checkpoint evaluated without training here)" in notes
+    assert "Run `rge`: backbone probe" in notes  # the trained run keeps its InfoNCE note
+    # a trained run whose training summary is missing still fails
+    with pytest.raises(KeyError, match="training summary"):
+        pt.table6("paper", rows, [summary("rge", "direct", META), released], paper, HUB, {},
+                  "t06.csv")  # fmt: skip
+
+
+def test_table7_shows_eval_only_runs_in_each_of_their_modes():
+    paper = read_csv(PAPER / "table07_flickr_coco.csv", ["model"])
+    scores = t7_scores() + [
+        retrieval("released_rge", bench, m, m, base)
+        for bench in ("SynFlickr", "SynCOCO")
+        for m, base in (("direct", 0.4), ("reasoning", 0.5))
+    ]
+    benches = {"SynFlickr": "flickr", "SynCOCO": "coco"}
+    table = pt.table7("paper", "baseline", "rge", benches, scores, paper, HUB, TRAIN,
+                      eval_only_modes={"released_rge": ["direct", "reasoning"]})  # fmt: skip
+    mine = [r for r in table.rows if "released_rge" in str(r[1])]
+    assert [r[:4] for r in mine] == [
+        ["ours", "released_rge (eval-only, direct)", "no", "no"],
+        ["ours", "released_rge (eval-only, reasoning)", "yes", "yes"],
+    ]
+    assert mine[1][4] == pytest.approx(50.0)
+    assert any("`released_rge`: eval-only" in n for n in table.notes)

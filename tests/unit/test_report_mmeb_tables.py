@@ -15,6 +15,7 @@ from rge.report.mmeb_tables import (
     read_csv,
     table2,
     table15,
+    tie_rule_gaps,
 )
 
 PAPER = Path(__file__).resolve().parents[2] / "config" / "paper_numbers"
@@ -112,3 +113,45 @@ def test_table15_full_mmeb_pairs_aggregates():
 def test_table15_bad_paper_column():
     with pytest.raises(ValueError, match="paper column"):
         table15("x", [SYNTH], T15, T15S, paper_columns=["Nope"])
+
+
+def test_tie_rule_note_names_tasks_with_a_gap_and_protocol_in_header():
+    collapsed = summary(
+        "untrained", "direct",
+        {"syn_cls": (1.0, "classification", "IND"), "syn_vqa": (0.25, "vqa", "OOD")},
+    )  # fmt: skip
+    collapsed["tasks"]["syn_cls"]["acc_strict"] = 0.0  # constant embedding: 100 % vs 0 %
+    collapsed["tasks"]["syn_vqa"]["acc_strict"] = 0.246  # 0.4 points: under the threshold
+    collapsed["prompt_protocol"] = "rge_release"
+    assert tie_rule_gaps([collapsed]) == ["untrained (direct) syn_cls: acc 100.0 vs strict 0.0"]
+    tasks = {r["dataset"] for r in T15}
+    for t in (
+        table2("embedded", [collapsed, SYNTH], T2, tasks),
+        table15("embedded", [collapsed], T15, T15S),
+    ):
+        note = t.notes[-1]
+        assert "more than 0.5 points" in note and note.endswith("syn_cls: acc 100.0 vs strict 0.0.")
+        assert "syn_vqa" not in note
+        assert "untrained (direct): rge_release" in t.header[1]
+    assert "rge (direct): not recorded" in table2("embedded", [SYNTH], T2, tasks).header[1]
+    # the table shows acc (the release rule), not the strict score
+    assert table15("embedded", [collapsed], T15, T15S).rows[0][4] == 100.0
+    assert table2("embedded", [SYNTH], T2, tasks).notes[-1].startswith("Strict-rule scores")
+    synth_strict = {
+        **SYNTH,
+        "tasks": {k: {**v, "acc_strict": v["acc"]} for k, v in SYNTH["tasks"].items()},
+    }
+    assert (
+        table2("embedded", [synth_strict], T2, tasks)
+        .notes[-1]
+        .endswith("points (a degenerate embedding or repeated candidates): none.")
+    )
+
+
+def test_an_eval_only_summary_is_labelled_so():
+    from rge.report.mmeb_tables import run_label
+
+    assert run_label({"run": "untrained_backbone", "mode": "direct", "eval_only": True}) == (
+        "untrained_backbone (direct, eval-only)"
+    )
+    assert run_label({"run": "rge", "mode": "reasoning", "eval_only": False}) == "rge (reasoning)"

@@ -56,3 +56,29 @@ def test_defaults_give_every_loop_setting_and_the_stage_switches():
                 "deepspeed", "objective"):  # fmt: skip
         assert key in DEFAULTS
     assert DEFAULTS["objective"] == "baseline" and DEFAULTS["deepspeed"] is None
+
+
+def test_load_pairs_puts_the_records_in_the_prompt_protocol(tmp_path):
+    from rge.data.protocol import TABLE_FILES, Rule, dump_table
+
+    records = tmp_path / "a.jsonl"
+    query = Item("<|image_1|>\nIdentify the object.", "img.png")
+    write_train_records(records, [TrainPair("A/0", "A", query, Item("tench"))])
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    rules = {
+        "train": {"A": Rule(original="Identify the object.", replacement="Name it.")},
+        "eval": {},
+        "candidate": {"A": Rule(prefix_add="Summarize: ")},
+    }
+    for role, table in rules.items():
+        (tables / TABLE_FILES[role]).write_text(dump_table(table), encoding="utf-8")
+    (rewritten,) = load_pairs(records, "rge_release", tables)
+    # the release's training layout: the image first (the marker dropped), one trailing newline
+    assert rewritten.query.text == "\nName it.\n" and rewritten.query.image
+    assert rewritten.pos == Item("Summarize: tench\n")
+    (published,) = load_pairs(records, "mmeb")
+    assert published.query.text == "\nIdentify the object."
+    assert published.pos == Item("tench")
+    with pytest.raises(ValueError, match="fetch_prompt_tables"):
+        load_pairs(records, "rge_release")

@@ -176,3 +176,47 @@ def test_configs_have_no_anchors_and_no_number_like_keys(configfile):
     number_like = re.compile(r"^[-+]?[0-9][0-9_.:eE+-]*$")
     config = yaml.safe_load((ROOT / configfile).read_text())
     assert not [k for k in keys(config) if not isinstance(k, str) or number_like.match(k)]
+
+
+def test_paper_dag_fetches_the_prompt_tables_and_evaluates_the_released_checkpoint():
+    proc = snakemake("-n", "-F", "--configfile", "config/paper.yaml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    counts = job_counts(proc.stdout)
+    assert counts["fetch_prompt_tables"] == 1 and counts["data_report"] == 1
+    assert counts["fetch_checkpoint"] == 1  # released_rge, the one hub checkpoint
+    for path in (
+        "data/paper/fetch_checkpoint/released_rge/model",
+        "data/paper/embed_eval/released_rge/direct",
+        "data/paper/embed_eval/released_rge/reasoning",
+        "data/paper/score_mmeb/released_rge/reasoning.json",
+    ):
+        assert f"output: {path}" in proc.stdout, path
+    assert "train_run/released_rge" not in proc.stdout  # eval-only: never trained
+    # its rows reach Tables 2, 6 and 15
+    for table in ("table2", "table6", "table15"):
+        block = proc.stdout.split(f"rule {table}:")[1].split("\n\n")[0]
+        assert "score_mmeb/released_rge/" in block, table
+
+
+def readme_command(title: str) -> list[str]:
+    """The one command in the README section ``title``, split as a shell would."""
+    import shlex
+
+    section = (ROOT / "README.md").read_text().split(f"## {title}\n")[1].split("\n## ")[0]
+    (block,) = re.findall(r"```\n(.*?)\n```", section, flags=re.S)
+    return shlex.split(block)
+
+
+def test_the_readme_command_evaluates_a_checkpoint_without_training():
+    cmd = readme_command("Evaluate any checkpoint")
+    assert cmd[:2] == ["snakemake", "eval_only"]
+    proc = snakemake("-n", *cmd[1:])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    counts = job_counts(proc.stdout)
+    assert counts["fetch_checkpoint"] == 2  # my_checkpoint and the paper's released_rge
+    assert counts["embed_eval"] == counts["score_mmeb"] == 4  # 2 runs x (direct, reasoning)
+    assert (
+        counts["score_retrieval"] == 8
+    )  # 2 runs x 2 benches x (direct-direct, reasoning-reasoning)
+    assert not {"train_run", "cold_start", "pretrain_backbone", "oracle_rationales"} & set(counts)
+    assert "output: data/paper/score_mmeb/my_checkpoint/reasoning.json" in proc.stdout

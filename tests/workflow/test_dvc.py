@@ -79,9 +79,11 @@ def study_root(configfile: str) -> str:
     return f"data/{yaml.safe_load((ROOT / configfile).read_text())['study']}"
 
 
-def use_config(repo: Path, configfile: str, drop_outs: tuple[str, ...] = ()) -> None:
+def use_config(
+    repo: Path, configfile: str, drop_outs: tuple[str, ...] = (), add_outs: dict | None = None
+) -> None:
     """The documented edit for another study: dvc.yaml's `configfile` and `root` vars, minus
-    some outputs."""
+    some outputs, plus ``add_outs`` ({stage: output}) after that stage's last output."""
     path = repo / "dvc.yaml"
     text = path.read_text()
     text, n = re.subn(r"(?m)^(\s+- configfile: ).*$", rf"\g<1>{configfile}", text, count=1)
@@ -91,6 +93,10 @@ def use_config(repo: Path, configfile: str, drop_outs: tuple[str, ...] = ()) -> 
     for out in drop_outs:
         text, n = re.subn(rf"(?m)^\s+- {re.escape(out)}:\n\s+persist: true\n", "", text)
         assert n == 1, f"dvc.yaml: output {out} not found"
+    for stage, out in (add_outs or {}).items():
+        pattern = rf"(?ms)^(  {stage}:\n.*?    outs:\n(?:      - .*?\n          persist: true\n)+)"
+        text, n = re.subn(pattern, rf"\g<1>      - {out}:\n          persist: true\n", text)
+        assert n == 1, f"dvc.yaml: stage {stage} not found"
     path.write_text(text)
 
 
@@ -281,7 +287,12 @@ def test_metrics_are_stage_outputs(repo):
 @pytest.mark.slow
 def test_paper_branch_edit_matches_the_paper_dag(tmp_path):
     repo = scratch_repo(tmp_path / "paper", "config/paper.yaml")
-    use_config(repo, "config/paper.yaml", drop_outs=("${root}/make_synthetic",))
+    use_config(
+        repo,
+        "config/paper.yaml",
+        drop_outs=("${root}/make_synthetic",),
+        add_outs={"evaluate": "${root}/fetch_checkpoint"},  # released_rge comes from the hub
+    )
     assert drift(repo, "config/paper.yaml") == []
 
 

@@ -38,7 +38,7 @@ def smoke_dir(checkout):
 def test_every_table_is_written(smoke_dir):
     for stem in ("table2/table2_mmeb_main", "table15/table15_mmeb_per_dataset"):
         for ext in ("md", "csv", "tex"):
-            path = smoke_dir / "data" / f"{stem}.{ext}"
+            path = smoke_dir / f"{stem}.{ext}"
             assert path.stat().st_size > 0, path
     md = (smoke_dir / "table2/table2_mmeb_main.md").read_text()
     assert "smoke" in md  # the table names the config that produced it
@@ -56,6 +56,26 @@ def test_scores_are_fractions_for_every_task(smoke_dir):
             (smoke_dir / f"score_retrieval/baseline/{bench}/direct-direct.json").read_text()
         )
         assert 0.0 <= score["t2i"]["R@1"] <= score["t2i"]["R@10"] <= 1.0
+
+
+def test_the_release_protocol_and_the_untrained_backbone_row(smoke_dir):
+    """Issue 11 end to end: the synthetic tables fetched from the mirror, every score made
+    under rge_release with both tie rules, the eval-only row in Table 2, the data report."""
+    source = json.loads((smoke_dir / "fetch_prompt_tables/source.json").read_text())
+    assert source["mirror"] == f"{OUT}/make_synthetic/RGE" and source["commit"] is None
+    summary = json.loads((smoke_dir / "score_mmeb/rge/reasoning.json").read_text())
+    assert summary["prompt_protocol"] == "rge_release" and not summary["eval_only"]
+    assert all("acc_strict" in t for t in summary["tasks"].values())
+    before = json.loads((smoke_dir / "score_mmeb/untrained_backbone/direct.json").read_text())
+    assert before["eval_only"] and 0.0 <= before["overall"] <= 1.0
+    assert not (smoke_dir / "train_run/untrained_backbone").exists()
+    assert (
+        "untrained_backbone (direct, eval-only)"
+        in (smoke_dir / "table2/table2_mmeb_main.md").read_text()
+    )
+    report = json.loads((smoke_dir / "data_report/data_report.json").read_text())
+    assert report["prompt_protocol"] == "rge_release"
+    assert report["coverage"]["eval_targets"] == ["SynShapeQA"]  # no candidate entry, by design
 
 
 def test_probe_report_and_training_summary(smoke_dir):

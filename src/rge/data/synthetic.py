@@ -6,12 +6,22 @@
     MMEB-eval/<Task>/test-00000-of-00001.parquet,        MMEB-eval/images.zip
     retrieval/<Bench>/data/test-00000-of-00001.parquet   (royokong Flickr/COCO layout)
     scenes/{train,eval,retrieval}/<name>.jsonl           scene metadata sidecar
+    RGE/src/{instruction_replacements,instruction_replacements-eval,candidate_replacements}.yaml
+                                                         rewrite tables (RGE release schema)
     manifest.json                                        sizes, seed, task registry
 
 so it is read back by the same loaders as the real data (``rge.data.mmeb``,
 ``rge.data.retrieval``). The sidecar (one line per row, keyed by the row key, with the image
 paths as written in the parquet) carries what the ``scene`` rationale backend needs: the scene,
 the task-specific fact asked about and the target; it is never part of the MMEB columns.
+
+The rewrite tables mirror the RGE release repository's layout (``src/*.yaml``, read by
+``rge.data.protocol``) with entries for the synthetic tasks, so the ``rge_release`` prompt
+protocol runs end to end on this benchmark: queries get a task-specific instruction in the
+release's style, candidates a "Summarize ... in one word" form (a ``value_map`` for colour
+answers, substring rewrites for image targets, prefixes for labels and captions). The train
+and eval query tables differ in one entry (as the release's do); SynShapeQA has no candidate
+entry, so the no-entry path (trailing newline only) runs too.
 
 Query texts end with an instruction or question; targets are plain labels/answers/captions or
 an image with a short fixed representation text, as in MMEB. Eval candidates: ground truth
@@ -34,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from rge.data.mmeb import write_eval_parquet, write_readme, write_train_parquet, write_zip
+from rge.data.protocol import RELEASE_DIR, TABLE_FILES, Rule, dump_table
 from rge.data.records import IMAGE_TOKEN
 from rge.data.retrieval import write_retrieval_repo
 from rge.data.scenes import COLORS, SHAPES, SIDES, render_object, render_scene, sample_scene
@@ -73,6 +84,102 @@ IMAGE_TARGET = f"{IMAGE_TOKEN}\nRepresent the given image.\n"
 CROP_TARGET = f"{IMAGE_TOKEN}\nRepresent the given cropped image of the object.\n"
 
 COLOR_WORDS: tuple[str, ...] = tuple(COLORS)
+PROMPT_DIR = f"RGE/{RELEASE_DIR}"  # the rewrite tables, in the release repository's layout
+
+_SUMMARIZE_IMAGE = Rule(
+    original="Represent the given image", replacement="Summarize the given image in one word"
+)
+_SUMMARIZE_CROP = Rule(
+    original="Represent the given cropped image of the object",
+    replacement="Summarize the given cropped image of the object in one word",
+)
+_OBJECTS = Rule(
+    original="Identify the object on the", replacement="Identify the category of the object on the"
+)
+_QUERY_TRAIN: dict[str, Rule] = {
+    "SynObjects": _OBJECTS,
+    "SynColorQA": Rule(
+        original="Look at the image and answer:",
+        replacement="Answer a colour question based on the given image:",
+    ),
+    "SynCOCO_t2i": Rule(
+        original="Find an everyday image that fits this caption:",
+        replacement="Describe and represent the following caption for everyday image retrieval:",
+    ),
+    "SynCOCO_i2t": Rule(
+        original="Write an everyday caption for the image above.",
+        replacement="Describe and represent the above everyday image for caption retrieval.",
+    ),
+    "SynNews_t2i": Rule(
+        original="Retrieve the news photo for this headline:",
+        replacement="Describe and represent the following headline for news photo retrieval:",
+    ),
+    "SynNews_i2t": Rule(
+        original="Find the headline that goes with this news photo.",
+        replacement="Describe and represent the above news photo for headline retrieval.",
+    ),
+    "SynGround": Rule(
+        original="Select the region of the image holding the object labeled",
+        replacement="Describe and focus on the object in the image labeled",
+    ),
+}
+_QUERY_EVAL: dict[str, Rule] = {
+    **_QUERY_TRAIN,
+    "SynCOCO_t2i": Rule(
+        original="Find an everyday image that fits this caption:",
+        replacement="Describe and represent the following descriptive caption for everyday "
+        "image retrieval:",
+    ),
+    "SynObjectsRight": _OBJECTS,
+    "SynShapeQA": Rule(
+        original="Look at the image and answer:",
+        replacement="Answer a shape question based on the given image:",
+    ),
+    "SynCIRR": Rule(
+        original="Find a similar image after this edit:",
+        replacement="Describe and represent the above image and the following edit for "
+        "composed image retrieval:",
+    ),
+    "SynRefGround": Rule(
+        original="Select the region of the image that the phrase describes:",
+        replacement="Describe and focus on the object in the image that the phrase describes:",
+    ),
+}
+_CANDIDATE: dict[str, Rule] = {
+    "SynObjects": Rule(prefix_add="Summarize the following object category in one word: "),
+    "SynObjectsRight": Rule(prefix_add="Summarize the following object category in one word: "),
+    "SynColorQA": Rule(
+        value_map={c: f"Summarize the following colour in one word: {c}." for c in COLOR_WORDS}
+    ),
+    "SynCOCO_t2i": _SUMMARIZE_IMAGE,
+    "SynNews_t2i": _SUMMARIZE_IMAGE,
+    "SynCIRR": _SUMMARIZE_IMAGE,
+    "SynCOCO_i2t": Rule(prefix_add="Summarize the following caption in one word: "),
+    "SynNews_i2t": Rule(prefix_add="Summarize the following headline in one word: "),
+    "SynGround": _SUMMARIZE_CROP,
+    "SynRefGround": _SUMMARIZE_CROP,
+}  # SynShapeQA: deliberately no entry
+
+
+def write_prompt_tables(out: str | os.PathLike, tasks: list[str]) -> dict[str, list[str]]:
+    """Write the synthetic rewrite tables for ``tasks`` into ``out`` (``TABLE_FILES`` names).
+
+    Returns:
+        {table role: the tasks it has entries for}; the train table holds IND tasks only.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ind = [t for t in tasks if SYNTHETIC_TASKS[t].split == "IND"]
+    chosen = {
+        "train": {t: _QUERY_TRAIN[t] for t in ind if t in _QUERY_TRAIN},
+        "eval": {t: _QUERY_EVAL[t] for t in tasks if t in _QUERY_EVAL},
+        "candidate": {t: _CANDIDATE[t] for t in tasks if t in _CANDIDATE},
+    }
+    for role, rules in chosen.items():
+        (out / TABLE_FILES[role]).write_text(dump_table(rules), encoding="utf-8")
+    return {role: list(rules) for role, rules in chosen.items()}
+
+
 LABELS: tuple[str, ...] = tuple(f"{c} {s}" for c in COLOR_WORDS for s in SHAPES)
 _EVERYDAY = (
     "{a_l} to the left of {a_r}",
@@ -494,6 +601,7 @@ def write_benchmark(
     for bench in RETRIEVAL_BENCHES:
         captions = _write_retrieval(bench, out, seed, retrieval_images, image_size)
         manifest["retrieval"][bench] = {"images": retrieval_images, "captions": captions}
+    manifest["prompt_tables"] = {"dir": PROMPT_DIR, **write_prompt_tables(out / PROMPT_DIR, names)}
     write_json(out / "manifest.json", manifest)
     return manifest
 

@@ -1,7 +1,8 @@
 """Embedding cache keyed by (side, text, image) under one encoder identity.
 
 The identity names everything that changes a vector (model fingerprint, embedding mode, image
-resolution, generation settings); vectors are only ever reused under an identical identity, which
+resolution, prompt protocol, formatting version, dtype, attention implementation, and in
+reasoning mode the generation settings; ``rge.evaluate.encoders.side_caches``); vectors are only ever reused under an identical identity, which
 avoids VLM2Vec's stale-pickle hazard (a changed prompt or model silently reusing old vectors).
 
 On disk a cache is a folder of shards, one per writer (e.g. one per eval task), so parallel jobs
@@ -15,17 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rge.data.records import Item
 from rge.io import atomic_path, read_json, write_json
 
+if TYPE_CHECKING:
+    from rge.evaluate.encoders import Encoder
+
 log = logging.getLogger(__name__)
 
-Encoder = Callable[[list[Item], str], np.ndarray]
 Key = tuple[str, str, str]  # (side, text, image)
 
 
@@ -63,6 +67,9 @@ class EmbeddingCache:
 
         Returns:
             (len(items), D) float32 array.
+
+        Raises:
+            ValueError: no items, or the encoder returned another shape or NaN/inf.
         """
         if not items:
             raise ValueError(f"nothing to encode on side {side!r}")

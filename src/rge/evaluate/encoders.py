@@ -11,15 +11,17 @@ and their statistics (``rationale_records``, ``rationale_stats``).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from rge.data.protocol import FORMAT_VERSION, check_protocol
 from rge.data.records import Item
-from rge.evaluate.cache import EmbeddingCache, Encoder
+from rge.evaluate.cache import EmbeddingCache
 
 if TYPE_CHECKING:
     from rge.model.reasoning import Rationale
@@ -30,6 +32,66 @@ MODES = ("direct", "reasoning")
 # files above this size are fingerprinted by size + mtime instead of content (a 3B checkpoint
 # would take seconds to hash for every task)
 _HASH_LIMIT = 64 << 20
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the MMEB and retrieval evaluations embed with: ``encode(items, side)``."""
+
+    def __call__(self, items: list[Item], side: str) -> np.ndarray:
+        """Embed ``items`` for ``side``.
+
+        Args:
+            items: N items (text + optional absolute image path), already in the prompt
+                protocol's text (``rge.data.protocol``).
+            side: "query" or "target" (a reasoning-mode encoder may treat them alike).
+
+        Returns:
+            (N, D) float array (torch tensors are accepted by the cache); rows need not be
+            normalised (the evaluation L2-normalises them). Must be finite.
+        """
+        ...
+
+
+@runtime_checkable
+class RationaleEncoder(Encoder, Protocol):
+    """A reasoning-mode encoder that also keeps each embedded item's rationale."""
+
+    rationales: Mapping[ItemKey, Rationale]
+
+
+# the decoding settings the code applied before they were configurable (plain greedy, <emb>
+# forced at the cap); the identity of a reasoning side states them even when not passed
+DEFAULT_DECODING: Mapping[str, Any] = {"decoding": "greedy", "cap": "force_emb"}
+
+
+ATTN_IMPLEMENTATIONS = ("flash_attention_2", "sdpa", "eager")
+
+
+def resolve_attn_implementation(requested: str) -> str:
+    """The attention implementation to load the model with (record the result with the scores).
+
+    Args:
+        requested: "auto" (the release's flash-attention-2 when the ``flash_attn`` package is
+            importable, else "sdpa") or one of ``ATTN_IMPLEMENTATIONS``.
+
+    Raises:
+        ValueError: an unknown name; ImportError: "flash_attention_2" asked for explicitly
+            but ``flash_attn`` is not installed.
+    """
+    import importlib.util
+
+    has_flash = importlib.util.find_spec("flash_attn") is not None
+    if requested == "auto":
+        return "flash_attention_2" if has_flash else "sdpa"
+    if requested not in ATTN_IMPLEMENTATIONS:
+        raise ValueError(
+            f"unknown attention implementation {requested!r}; expected 'auto' or one of "
+            f"{ATTN_IMPLEMENTATIONS}"
+        )
+    if requested == "flash_attention_2" and not has_flash:
+        raise ImportError("attention 'flash_attention_2' needs the flash_attn package")
+    return requested
 
 
 def check_mode(mode: str) -> None:
@@ -55,6 +117,7 @@ class ReasoningEncoder:
         self._vectors: dict[ItemKey, np.ndarray] = {}
 
     def __call__(self, items: list[Item], side: str) -> np.ndarray:
+        """(N, D) float32 vectors of ``items``; raises ValueError on a short embed result."""
         todo = list({it.key: it for it in items if it.key not in self._vectors}.values())
         if todo:
             vecs, rationales = self._embed(todo)
@@ -71,9 +134,9 @@ class ReasoningEncoder:
 
 
 def encoder_rationales(encoder: Encoder) -> Mapping[ItemKey, Rationale]:
-    """The rationales a reasoning-mode encoder kept; raises if it keeps none."""
+    """The rationales a reasoning-mode encoder kept; raises TypeError if it keeps none."""
     rationales = getattr(encoder, "rationales", None)
-    if not isinstance(rationales, Mapping):
+    if not isinstance(encoder, RationaleEncoder) or not isinstance(rationales, Mapping):
         raise TypeError(
             f"encoder {encoder!r} for mode 'reasoning' keeps no rationales "
             "(wrap it in ReasoningEncoder)"
@@ -148,20 +211,47 @@ def side_caches(
     pixels: tuple[int | None, int | None],
     max_new_tokens: int | None,
     cache_dir: str | os.PathLike | None,
+    protocol: str = "mmeb",
+    dtype: str = "float32",
+    attn_implementation: str = "sdpa",
+    decoding: Mapping[str, Any] | None = None,
 ) -> SideCaches:
     """Caches for ``modes`` = {side: mode}: on disk for direct sides, in memory for reasoning.
 
-    A direct side's identity is the same whatever the other side does, so a reasoning run's
-    direct targets reuse the direct run's vectors. A reasoning side is cached in memory only:
-    the cache keeps vectors, and its rationales must be written on every run. Sides with the
-    same identity share one cache (one writer per shard).
+    Args:
+        fingerprint: the model's ``dir_fingerprint`` (or hub id + resolved commit).
+        modes: {"query" | "target": "direct" | "reasoning"}.
+        pixels: (min_pixels, max_pixels) of the processor.
+        max_new_tokens: reasoning budget (part of a reasoning side's identity).
+        cache_dir: root of the on-disk caches; None keeps everything in memory.
+        protocol: the prompt protocol the items' texts follow (``rge.data.protocol``).
+        dtype, attn_implementation: how the model was loaded (``torch`` dtype name,
+            transformers attention implementation).
+        decoding: reasoning-mode generation settings as plain values (e.g. ``{"decoding":
+            "checkpoint", "cap": "last_token", "repetition_penalty": 1.05}``); default
+            ``DEFAULT_DECODING``. Part of a reasoning side's identity only.
+
+    The identity (see :func:`cache_identity`) also holds ``FORMAT_VERSION``, so vectors made
+    under an older sequence format are never reused. A direct side's identity is the same
+    whatever the other side does, so a reasoning run's direct targets reuse the direct run's
+    vectors. A reasoning side is cached in memory only: the cache keeps vectors, and its
+    rationales must be written on every run. Sides with the same identity share one cache
+    (one writer per shard).
     """
+    check_protocol(protocol)
     by_identity: dict[str, EmbeddingCache] = {}
     caches = {}
     for side, mode in modes.items():
-        identity = f"model={fingerprint};mode={mode};pixels={pixels[0]}-{pixels[1]}"
-        if mode == "reasoning":
-            identity += f";max_new_tokens={max_new_tokens}"
+        identity = cache_identity(
+            fingerprint,
+            mode,
+            pixels=pixels,
+            protocol=protocol,
+            dtype=dtype,
+            attn_implementation=attn_implementation,
+            max_new_tokens=max_new_tokens,
+            decoding=decoding,
+        )
         if identity not in by_identity:
             by_identity[identity] = EmbeddingCache(
                 identity, cache_dir if mode == "direct" else None
@@ -170,8 +260,37 @@ def side_caches(
     return SideCaches(caches)
 
 
+def cache_identity(
+    fingerprint: str,
+    mode: str,
+    *,
+    pixels: tuple[int | None, int | None],
+    protocol: str,
+    dtype: str,
+    attn_implementation: str,
+    max_new_tokens: int | None = None,
+    decoding: Mapping[str, Any] | None = None,
+) -> str:
+    """The string that names everything that made a vector (the embedding cache's key).
+
+    ``model``, ``mode``, ``pixels``, ``protocol``, ``format`` (``FORMAT_VERSION``), ``dtype``,
+    ``attn``; in reasoning mode also ``max_new_tokens`` and ``decoding`` (the settings as
+    sorted JSON). Raises ValueError for an unknown mode.
+    """
+    check_mode(mode)
+    identity = (
+        f"model={fingerprint};mode={mode};pixels={pixels[0]}-{pixels[1]};protocol={protocol};"
+        f"format={FORMAT_VERSION};dtype={dtype};attn={attn_implementation}"
+    )
+    if mode == "reasoning":
+        settings = json.dumps(dict(decoding or DEFAULT_DECODING), sort_keys=True)
+        identity += f";max_new_tokens={max_new_tokens};decoding={settings}"
+    return identity
+
+
 def dir_fingerprint(path: str | os.PathLike) -> str:
-    """SHA-256 over a directory's file names and contents (large files: size + mtime)."""
+    """SHA-256 hex digest over a directory's file names and contents (large files: size +
+    mtime); raises FileNotFoundError when ``path`` is not a directory."""
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"model directory {root} does not exist")
@@ -193,27 +312,46 @@ def model_encoders(
     max_pixels: int,
     batch_size: int,
     max_new_tokens: int | None = None,
+    dtype: str = "float32",
+    attn_implementation: str = "sdpa",
+    reasoning_options: Mapping[str, Any] | None = None,
+    revision: str | None = None,
 ) -> Callable[[str, str], Encoder]:
-    """``encoder_for(mode, side)`` over the model saved in ``model_dir`` (loaded on first use).
+    """``encoder_for(mode, side)`` over the model in ``model_dir`` (loaded on first use).
 
     Args:
-        model_dir: a directory written by ``rge.model.factory.save_pretrained``.
+        model_dir: a directory written by ``rge.model.factory.save_pretrained``, or a hub id.
         min_pixels, max_pixels: image resolution bounds for the processor.
         batch_size: items per forward pass (per decode batch in reasoning mode).
         max_new_tokens: generation budget of reasoning mode (``<emb>`` included); required
             for mode "reasoning".
+        dtype: torch dtype name the model is loaded in (the release evaluates in
+            "bfloat16"; the default keeps the earlier float32).
+        attn_implementation: transformers attention implementation ("sdpa",
+            "flash_attention_2", "eager").
+        reasoning_options: extra keyword arguments of ``rge.model.reasoning.embed_reasoning``
+            (decoding and cap settings, as the config names them); None = its defaults.
+        revision: hub revision when ``model_dir`` is a hub id.
 
     One encoder per mode, shared by both sides; the reasoning one is a ``ReasoningEncoder``.
+    Pass the same dtype, attention implementation and reasoning options to
+    :func:`side_caches`, which keys the vectors on them.
     """
     loaded: dict[str, tuple] = {}
     encoders: dict[str, Encoder] = {}
+    options = dict(reasoning_options or {})
 
     def model() -> tuple:
         if "model" not in loaded:
             from rge.model.factory import load_pretrained
 
             loaded["model"] = load_pretrained(
-                str(model_dir), min_pixels=min_pixels, max_pixels=max_pixels
+                str(model_dir),
+                revision=revision,
+                dtype=dtype,
+                attn_implementation=attn_implementation,
+                min_pixels=min_pixels,
+                max_pixels=max_pixels,
             )
         return loaded["model"]
 
@@ -230,7 +368,7 @@ def model_encoders(
         from rge.model.reasoning import embed_reasoning
 
         vecs, rationales = embed_reasoning(
-            *model(), items, max_new_tokens=int(max_new_tokens), batch_size=batch_size
+            *model(), items, max_new_tokens=int(max_new_tokens), batch_size=batch_size, **options
         )
         return vecs.float().numpy(), rationales
 

@@ -3,16 +3,47 @@
 Both MMEB scoring (``embed_eval``, paper §4.1/§4.2) and image-text retrieval
 (``score_retrieval``, paper §6 / Table 7) embed with the run's saved model through
 ``rge.evaluate.encoders.model_encoders``; this is the one place that reads the model-related
-keys of their config slices.
+keys of their config slices: the prompt protocol, the dtype and attention implementation the
+model is loaded with (the ``generation:`` block; the RGE release evaluates in bfloat16 with
+flash-attention-2) and the reasoning-mode decoding. ``encoding_settings`` names all of them,
+for the embedding cache's key and for every score file.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
-from rge.evaluate.encoders import model_encoders
+from rge.evaluate.encoders import DEFAULT_DECODING, model_encoders, resolve_attn_implementation
 from rge.evaluate.retrieval import EncoderFactory
+
+
+def encoding_settings(cfg: Mapping) -> dict[str, Any]:
+    """What makes a vector besides the model and the item, as recorded with every score.
+
+    Args:
+        cfg: the evaluation config slice; reads ``prompt_protocol`` (default "mmeb") and
+            ``generation`` (``dtype``, default "float32"; ``attn_implementation``, default
+            "sdpa", "auto" = flash-attention-2 when installed, else sdpa).
+
+    Returns:
+        {"prompt_protocol", "dtype", "attn_implementation" (resolved), "decoding"}:
+        ``decoding`` is what reasoning mode applies (``DEFAULT_DECODING``: greedy, ``<emb>``
+        forced at the budget; the ``generation`` block's ``decoding``/``cap`` choices are not
+        applied by ``rge.model.reasoning.embed_reasoning`` on this branch, so the record says
+        what ran, not what was asked).
+
+    Raises:
+        ValueError / ImportError: see ``resolve_attn_implementation``.
+    """
+    gen = cfg.get("generation") or {}
+    return {
+        "prompt_protocol": cfg.get("prompt_protocol", "mmeb"),
+        "dtype": gen.get("dtype", "float32"),
+        "attn_implementation": resolve_attn_implementation(gen.get("attn_implementation", "sdpa")),
+        "decoding": dict(DEFAULT_DECODING),
+    }
 
 
 def model_encoder_factory(model_dir: str | os.PathLike, cfg: Mapping) -> EncoderFactory:
@@ -21,8 +52,9 @@ def model_encoder_factory(model_dir: str | os.PathLike, cfg: Mapping) -> Encoder
     Args:
         model_dir: a directory written by ``rge.model.factory.save_pretrained``.
         cfg: the evaluation config slice; reads ``min_pixels``, ``max_pixels``, ``batch_size``
-            (required) and ``max_new_tokens`` (the reasoning budget, ``<emb>`` included;
-            default None, which only direct mode allows).
+            (required), ``max_new_tokens`` (the reasoning budget, ``<emb>`` included;
+            default None, which only direct mode allows) and the keys of
+            ``encoding_settings``.
 
     Returns:
         ``encoder_for(mode, side) -> encode(items, side)``; ``encode`` returns the items'
@@ -31,10 +63,13 @@ def model_encoder_factory(model_dir: str | os.PathLike, cfg: Mapping) -> Encoder
     Raises:
         KeyError: a required key is missing from ``cfg``.
     """
+    settings = encoding_settings(cfg)
     return model_encoders(
         model_dir,
         min_pixels=cfg["min_pixels"],
         max_pixels=cfg["max_pixels"],
         batch_size=cfg["batch_size"],
         max_new_tokens=cfg.get("max_new_tokens"),
+        dtype=settings["dtype"],
+        attn_implementation=settings["attn_implementation"],
     )

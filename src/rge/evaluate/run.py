@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from rge.data.protocol import eval_rows, tables_for
 from rge.data.records import IMAGE_TOKEN, EvalRow, RetrievalSet
 from rge.evaluate.encoders import (
     check_mode,
@@ -28,7 +29,7 @@ from rge.evaluate.encoders import (
 from rge.evaluate.metrics import META_TASKS, SPLITS
 from rge.evaluate.mmeb import evaluate_task
 from rge.evaluate.mmeb import reasoning_entries as mmeb_reasoning_entries
-from rge.evaluate.model_encoder import model_encoder_factory
+from rge.evaluate.model_encoder import encoding_settings, model_encoder_factory
 from rge.evaluate.retrieval import EncoderFactory, evaluate_retrieval
 from rge.evaluate.retrieval import reasoning_entries as retrieval_reasoning_entries
 from rge.io import atomic_dir, write_json, write_jsonl
@@ -89,6 +90,7 @@ def score_mmeb_tasks(
     data_dirs: Sequence[Path],
     out_dir: Path,
     *,
+    tables_dir: Path | None = None,
     rows_loader: RowLoader | None = None,
     encoders: EncodersFrom | None = None,
 ) -> dict[str, dict]:
@@ -101,6 +103,8 @@ def score_mmeb_tasks(
         data_dirs: fetched eval task folders, one per task, each named after its task.
         out_dir: the output directory, written atomically: per task ``{task}.json`` (the
             score), ``{task}.predictions.jsonl`` and ``{task}.rationales.jsonl``.
+        tables_dir: the ``fetch_prompt_tables`` folder; required when ``cfg["prompt_protocol"]``
+            is ``rge_release`` (the rows are rewritten with ``rge.data.protocol.eval_rows``).
         rows_loader: reads a task's rows (default ``load_rows``).
         encoders: ``(model_dir, cfg) -> encoder_for`` (default ``model_encoder_factory``).
 
@@ -111,6 +115,8 @@ def score_mmeb_tasks(
         ValueError: the data folders do not match the tasks one to one, or a task is empty.
         KeyError: see ``check_task_cfg``.
     """
+    settings = encoding_settings(cfg)
+    tables = tables_for(settings["prompt_protocol"], tables_dir)
     tasks = cfg.get("tasks") or {}
     by_name = {Path(d).name: Path(d) for d in data_dirs}
     missing = [t for t in tasks if t not in by_name]
@@ -125,9 +131,15 @@ def score_mmeb_tasks(
     encoder_for = (encoders or model_encoder_factory)(Path(model_dir), cfg)
     fingerprint = dir_fingerprint(model_dir)
     load = rows_loader or load_rows
+
+    def rows_of(data_dir: Path, task: str, task_cfg: dict) -> list[EvalRow]:
+        return eval_rows(load(data_dir, task, task_cfg), settings["prompt_protocol"], tables)
+
     with atomic_dir(out_dir) as out:
         return {
-            c["task"]: score_task(c, by_name[c["task"]], encoder_for, fingerprint, out, load)
+            c["task"]: score_task(
+                c, by_name[c["task"]], encoder_for, fingerprint, out, rows_of, settings
+            )
             for c in task_cfgs
         }
 
@@ -139,16 +151,25 @@ def score_task(
     fingerprint: str,
     out: Path,
     rows_loader: RowLoader = load_rows,
+    settings: dict | None = None,
 ) -> dict:
     """Score one task into ``out/{task}.json`` (+ predictions and rationales JSONL).
 
     Each unique query and candidate is embedded once (through the embedding caches keyed by
-    ``fingerprint``, the model directory's hash); each row is scored against its own
-    candidates; Precision@1 counts ties against the ground truth (``rge.evaluate.metrics``).
+    ``fingerprint``, the model directory's hash, and ``settings``); each row is scored
+    against its own candidates; Precision@1 under the release's rule (``acc``: a copy of the
+    ground truth is the ground truth) and the strict rule (``acc_strict``: ties against it),
+    see ``rge.evaluate.metrics``.
+
+    Args:
+        settings: ``rge.evaluate.model_encoder.encoding_settings`` (default: from ``cfg``);
+            recorded in the score and part of the cache key.
 
     Returns:
-        The score: acc, num_correct, num_pred, task, run, mode, meta_task, split, target_mode,
-        max_new_tokens (None without reasoning) and the rationale statistics.
+        The score: acc, num_correct, num_pred, acc_strict, num_correct_strict, task, run,
+        mode, meta_task, split, target_mode, max_new_tokens (None without reasoning),
+        prompt_protocol, dtype, attn_implementation, decoding (None without reasoning) and
+        the rationale statistics.
 
     Raises:
         ValueError: the task has no rows.
@@ -158,12 +179,17 @@ def score_task(
     if not rows:
         raise ValueError(f"{data_dir}: task {task!r} has no rows")
     modes = side_modes(cfg)
+    settings = settings or encoding_settings(cfg)
     caches = side_caches(
         fingerprint,
         modes,
         pixels=(cfg.get("min_pixels"), cfg.get("max_pixels")),
         max_new_tokens=cfg.get("max_new_tokens"),
         cache_dir=cfg.get("cache_dir"),
+        protocol=settings["prompt_protocol"],
+        dtype=settings["dtype"],
+        attn_implementation=settings["attn_implementation"],
+        decoding=settings["decoding"],
     )
     start = time.perf_counter()
     # one encoder per side; the caches key by side too, so the two never mix
@@ -188,12 +214,18 @@ def score_task(
         **{k: cfg[k] for k in keys},
         "target_mode": modes["target"],
         "max_new_tokens": cfg["max_new_tokens"] if reasoning else None,
+        **recorded(settings, bool(reasoning)),
         **stats,
     }
     write_jsonl(out / f"{task}.predictions.jsonl", result.predictions)
     write_jsonl(out / f"{task}.rationales.jsonl", records)
     write_json(out / f"{task}.json", score)
     return score
+
+
+def recorded(settings: dict, reasoning: bool) -> dict:
+    """The encoding settings a score file records (``decoding`` only where a side reasons)."""
+    return {**settings, "decoding": settings["decoding"] if reasoning else None}
 
 
 # ----------------------------------------------------------------------------- retrieval
@@ -241,7 +273,12 @@ def score_retrieval_set(
     image_text = cfg.get("image_text", DEFAULT_IMAGE_TEXT)
     if IMAGE_TOKEN not in image_text:
         raise ValueError(f"cfg image_text must contain {IMAGE_TOKEN!r}: {image_text!r}")
-    texts = {"image_text": image_text, "caption_template": cfg.get("caption_template", "{caption}")}
+    settings = encoding_settings(cfg)
+    texts = {
+        "image_text": image_text,
+        "caption_template": cfg.get("caption_template", "{caption}"),
+        "protocol": settings["prompt_protocol"],
+    }
     rs = (set_loader or load_set)(Path(data_dir))
     factory = (encoders or model_encoder_factory)(Path(model_dir), cfg)
     made = {}
@@ -264,6 +301,7 @@ def score_retrieval_set(
         "bench": cfg["bench"],
         **result,
         "max_new_tokens": cfg["max_new_tokens"] if "reasoning" in modes else None,
+        **recorded(settings, "reasoning" in modes),
         **rationale_stats(records),
     }
     log.info(

@@ -13,6 +13,10 @@ from rge.evaluate.metrics import aggregate
 from rge.io import read_json
 
 RATIONALE_KEYS = ("num_rationales", "mean_rationale_tokens", "forced_emb_rate")
+# the strict tie rule beside the release's (None in a score written before it existed)
+STRICT_KEYS = ("acc_strict", "num_correct_strict")
+# how the vectors were made: one value per run x mode (every task is encoded the same way)
+ENCODING_KEYS = ("prompt_protocol", "dtype", "attn_implementation")
 
 
 def score_files(paths: list[Path], cfg: dict) -> list[Path]:
@@ -32,8 +36,9 @@ def collect(paths: list[Path], cfg: dict) -> dict[str, dict]:
         cfg: ``run``, ``mode`` and ``tasks`` ({task: {meta_task, split}}).
 
     Returns:
-        {task: {acc, num_correct, num_pred, meta_task, split, num_rationales,
-        mean_rationale_tokens, forced_emb_rate}} (a statistic absent from a score is None).
+        {task: {acc, num_correct, num_pred, meta_task, split, acc_strict,
+        num_correct_strict, prompt_protocol, dtype, attn_implementation, num_rationales,
+        mean_rationale_tokens, forced_emb_rate}} (a key absent from a score is None).
 
     Raises:
         ValueError: a task not in the registry, scored twice or missing, or a score whose
@@ -57,7 +62,7 @@ def collect(paths: list[Path], cfg: dict) -> dict[str, dict]:
                     f"{path}: {key} {rec.get(key)!r} != registry {registry[task][key]!r}"
                 )
         tasks[task] = {k: rec[k] for k in ("acc", "num_correct", "num_pred", "meta_task", "split")}
-        tasks[task].update({k: rec.get(k) for k in RATIONALE_KEYS})
+        tasks[task].update({k: rec.get(k) for k in (*STRICT_KEYS, *ENCODING_KEYS, *RATIONALE_KEYS)})
     missing = sorted(set(registry) - set(tasks))
     if missing:
         raise ValueError(f"no score for tasks {missing}")
@@ -73,12 +78,30 @@ def rationale_summary(tasks: dict[str, dict]) -> dict:
     return out
 
 
+def encoding(tasks: dict[str, dict]) -> dict:
+    """{prompt_protocol, dtype, attn_implementation} shared by every task (None if unrecorded).
+
+    Raises:
+        ValueError: the tasks disagree (a run x mode mixes prompt protocols or dtypes).
+    """
+    out = {}
+    for key in ENCODING_KEYS:
+        values = {r.get(key) for r in tasks.values()}
+        if len(values) > 1:
+            raise ValueError(f"tasks disagree on {key}: {sorted(map(str, values))}")
+        out[key] = values.pop() if values else None
+    return out
+
+
 def summarize_scores(paths: list[Path], cfg: dict) -> dict:
     """The summary of one run x mode from its task scores (files or ``embed_eval`` folders).
 
     Returns:
         {run, mode, tasks, meta_task: {name: mean}, IND, OOD, overall, num_tasks,
-        num_rationales, mean_rationale_tokens, forced_emb_rate}; accuracies are fractions.
+        prompt_protocol, dtype, attn_implementation, eval_only (``cfg["eval_only"]``: a
+        checkpoint evaluated without training), num_rationales, mean_rationale_tokens,
+        forced_emb_rate}; accuracies (``acc``: the release's rule; per task also
+        ``acc_strict``) are fractions.
 
     Raises:
         ValueError: see ``collect``.
@@ -89,6 +112,7 @@ def summarize_scores(paths: list[Path], cfg: dict) -> dict:
         {t: r["meta_task"] for t, r in tasks.items()},
         {t: r["split"] for t, r in tasks.items()},
     )
-    summary = {"run": cfg["run"], "mode": cfg["mode"], "tasks": tasks, **agg}
+    summary = {"run": cfg["run"], "mode": cfg["mode"], "tasks": tasks, **agg, **encoding(tasks)}
+    summary["eval_only"] = bool(cfg.get("eval_only", False))
     summary.update(rationale_summary(tasks))
     return summary

@@ -8,6 +8,12 @@ comparable:
 * our aggregates (per meta-task, IND, OOD, overall) are paired with the paper's only when our
   task set equals the paper's 36 MMEB datasets (otherwise they average different tasks);
 * paper rows with nothing to pair are still shown, labelled as reference rows.
+
+Scores are ``acc``, Precision@1 under the release's rule (``rge.evaluate.metrics``). A note
+names every task whose strict-rule score (``acc_strict``, ties against the ground truth)
+differs from it by more than ``TIE_GAP_POINTS``: a degenerate or collapsed embedding, or
+candidate lists that repeat the ground truth, show up there. The header names the prompt
+protocol of each run (``prompt_protocol`` in the summary; "not recorded" if absent).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ T2_COLUMNS = ("classification", "vqa", "retrieval", "grounding", "ind", "ood", "
 SOURCE_OURS = "ours"
 SOURCE_PAIRED = "paper (same tasks)"
 SOURCE_REF = "paper (reference only: not paired with ours)"
+TIE_GAP_POINTS = 0.5  # |acc - acc_strict| in points above which a task is named in a note
 
 
 def read_csv(path: str | os.PathLike, required: Sequence[str]) -> list[dict[str, str]]:
@@ -53,8 +60,10 @@ def read_csv(path: str | os.PathLike, required: Sequence[str]) -> list[dict[str,
 
 
 def run_label(summary: dict) -> str:
-    """Column/row label of one of our score summaries: ``run (mode)``."""
-    return f"{summary['run']} ({summary['mode']})"
+    """Column/row label of one of our score summaries: ``run (mode)``, and ``, eval-only``
+    for a checkpoint evaluated without training (``eval_only`` in the summary)."""
+    eval_only = ", eval-only" if summary.get("eval_only") else ""
+    return f"{summary['run']} ({summary['mode']}{eval_only})"
 
 
 def _check_summary(summary: dict, where: str) -> None:
@@ -65,11 +74,48 @@ def _check_summary(summary: dict, where: str) -> None:
 
 def _header(study: str, summaries: Sequence[dict], paper_files: Sequence[str]) -> list[str]:
     runs = ", ".join(run_label(s) for s in summaries)
+    protocols = ", ".join(
+        f"{run_label(s)}: {s.get('prompt_protocol') or 'not recorded'}" for s in summaries
+    )
     return [
         f"Config (study): `{study}`; runs: {runs}",
+        f"Prompt protocol: {protocols}",
         f"Paper numbers: {PAPER}, from config/paper_numbers/ ({', '.join(paper_files)})",
-        "Precision@1 in %; overall = unweighted mean over tasks.",
+        "Precision@1 in % under the release's rule (a candidate identical to the ground truth "
+        "is the ground truth, then argmax); overall = unweighted mean over tasks.",
     ]
+
+
+def tie_rule_gaps(summaries: Sequence[dict], points: float = TIE_GAP_POINTS) -> list[str]:
+    """``"run (mode) task: acc X vs strict Y"`` for every task where the two rules differ.
+
+    Args:
+        summaries: ``score_mmeb`` outputs; task records without ``acc_strict`` are skipped.
+        points: the threshold in percentage points (strictly greater is named).
+
+    Returns:
+        One string per (run, task) in summary order, then task name order.
+    """
+    out = []
+    for s in summaries:
+        for task, rec in sorted(s["tasks"].items()):
+            strict = rec.get("acc_strict")
+            if strict is not None and 100.0 * abs(rec["acc"] - strict) > points:
+                out.append(
+                    f"{run_label(s)} {task}: acc {100 * rec['acc']:.1f} vs strict {100 * strict:.1f}"
+                )
+    return out
+
+
+def _tie_note(summaries: Sequence[dict]) -> str:
+    if not any("acc_strict" in r for s in summaries for r in s["tasks"].values()):
+        return "Strict-rule scores (acc_strict) were not recorded for these runs."
+    gaps = tie_rule_gaps(summaries)
+    head = (
+        f"Tasks where the strict tie rule (ties against the ground truth) differs from acc by "
+        f"more than {TIE_GAP_POINTS} points (a degenerate embedding or repeated candidates): "
+    )
+    return head + ("; ".join(gaps) if gaps else "none") + "."
 
 
 def comparable(summaries: Sequence[dict], paper_tasks: set[str]) -> bool:
@@ -139,7 +185,7 @@ def table2(
         columns=columns,
         rows=rows,
         header=_header(study, summaries, [paper_file]),
-        notes=_notes(is_comp, study, n_shared),
+        notes=[*_notes(is_comp, study, n_shared), _tie_note(summaries)],
     )
 
 
@@ -227,7 +273,7 @@ def table15(
         columns=columns,
         rows=rows,
         header=_header(study, summaries, paper_files),
-        notes=_notes(is_comp, study, n_shared),
+        notes=[*_notes(is_comp, study, n_shared), _tie_note(summaries)],
     )
 
 

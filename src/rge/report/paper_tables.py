@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from rge.evaluate.metrics import META_TASKS
@@ -109,14 +109,32 @@ def infonce_numbers(summary: dict) -> str:
     return text
 
 
-def run_notes(runs: Sequence[str], probe: dict | None, train: Mapping[str, dict]) -> list[str]:
-    """One note per run with its probe and InfoNCE numbers, and how to read them."""
+def run_notes(
+    runs: Sequence[str],
+    probe: dict | None,
+    train: Mapping[str, dict],
+    eval_only: Collection[str] = (),
+) -> list[str]:
+    """One note per run with its probe and InfoNCE numbers, and how to read them.
+
+    A run in ``eval_only`` (a checkpoint evaluated without training here) has no training
+    summary and gets no training-loss check: its note says so.
+
+    Raises:
+        KeyError: a trained run without its training summary.
+    """
     notes = [
         "Per run: the backbone's perception probe (low: the backbone cannot see the images) and "
         "the final training InfoNCE against ln(batch size) (near 1.00x: nothing was learned; far "
         "below 1.00x with poor scores above: a training shortcut, e.g. oracle-rationale leakage)."
     ]
     for run in dict.fromkeys(runs):
+        if run in eval_only:
+            notes.append(
+                f"Run `{run}`: eval-only (a checkpoint evaluated without training here); no "
+                "training loss to check."
+            )
+            continue
         summary = pick(train, run, "training summary (data/train_run/{run}/summary.json)")
         notes.append(
             f"Run `{run}`: backbone probe {probe_numbers(probe)}; {infonce_numbers(summary)}."
@@ -207,12 +225,13 @@ def meta_table(
             out.append(_paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS))
     out += _reference_rows(paper, rows, META_COLUMNS)
     runs = [run for run, _ in rows.values()]
+    eval_only = {s["run"] for s in summaries if s.get("eval_only")}
     return Table(
         title=title,
         columns=columns,
         rows=out,
         header=header(study, [_label(*rm) for rm in rows.values()], paper_file, _MMEB_METRIC),
-        notes=[*notes, *study_notes(study), *run_notes(runs, probe, train)],
+        notes=[*notes, *study_notes(study), *run_notes(runs, probe, train, eval_only)],
     )
 
 
@@ -373,6 +392,7 @@ def table7(
     probe: dict | None,
     train: Mapping[str, dict],
     paper_file: str = "table07_flickr_coco.csv",
+    eval_only_modes: Mapping[str, Sequence[str]] | None = None,
 ) -> Table:
     """Paper Table 7: Flickr30K / COCO R@1/5/10 in both directions.
 
@@ -389,7 +409,10 @@ def table7(
         paper_rows: rows of table07_flickr_coco.csv.
         probe, train: as ``meta_table``.
         paper_file: the paper CSV's file name.
+        eval_only_modes: {eval-only run: its modes}: one row per mode, query and target in
+            that mode, labelled eval-only (no training summary; never paired with a paper row).
     """
+    eval_only_modes = dict(eval_only_modes or {})
     unknown_bench = sorted(set(benches.values()) - set(BENCH_NAMES))
     if unknown_bench:
         raise ValueError(f"table7 benches: unknown paper bench(es) {unknown_bench}")
@@ -422,6 +445,8 @@ def table7(
             if r["model"] == model and sides == (_yes_no(qm), _yes_no(tm)):
                 paired.add(i)
                 out.append([SOURCE_PAPER, _paper_model(r), *sides, *paper_cells(r)])
+    for run, modes in eval_only_modes.items():
+        out += [our_row(f"{run} (eval-only, {m})", run, m, m) for m in modes]
     unknown = 0
     for i, r in enumerate(paper_rows):
         if i in paired:
@@ -435,6 +460,7 @@ def table7(
             out.append([SOURCE_REF, _paper_model(r), *sides, *paper_cells(r)])
     mapping = ", ".join(f"{BENCH_NAMES[p]} <- ours {o}" for o, p in benches.items())
     runs = [f"{baseline_run} (direct-direct)", f"{rge_run} (4 reasoning combinations)"]
+    runs += [f"{r} (eval-only)" for r in eval_only_modes]
     return Table(
         title="Table 7: Flickr30K and COCO image-text retrieval",
         columns=["source", "model", "query reasoning", "target reasoning", *names],
@@ -448,7 +474,7 @@ def table7(
             "Its text says query-only reasoning (the default) is best for COCO text-to-image "
             "and that reasoning on both sides sometimes hurts text-to-image.",
             *study_notes(study),
-            *run_notes([baseline_run, rge_run], probe, train),
+            *run_notes([baseline_run, rge_run, *eval_only_modes], probe, train, eval_only_modes),
         ],
     )  # fmt: skip
 

@@ -18,6 +18,8 @@ Config keys read (cfg slice: the ``cold_start`` section merged over the training
         device (str, ``auto``), progress (bool, true), deepspeed (str or null, null):
         as in ``train_run``.
     Any ``objective`` key is ignored: this stage always trains ``lm``.
+    prompt_protocol (str, ``mmeb``): ``mmeb`` | ``rge_release``: the texts the model is
+        trained on (``rge.data.protocol.train_pairs``; oracle rationales stay keyed by row).
 
 Inputs:
     model: backbone directory (``load_pretrained`` format).
@@ -25,6 +27,7 @@ Inputs:
     rationales: one or more oracle rationale JSONL files (repeat the name); every selected
         row needs one.
     selection: the ``select_cold_start`` JSON (its ``keys`` list picks the rows).
+    prompt_tables (optional): the ``fetch_prompt_tables`` folder; required by ``rge_release``.
 Outputs:
     model: directory with the cold-started weights + processor.
     train_log: JSONL, one row per step (step, loss, lm, lr, grad_norm, seconds, subset).
@@ -55,7 +58,8 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     selection = read_json(inputs.selection)
     if "keys" not in selection:
         raise KeyError(f"{inputs.selection}: selection JSON has no 'keys' list")
-    pairs = select_pairs(load_pairs(inputs.records), selection["keys"], Path(inputs.selection))
+    records = load_pairs(inputs.records, c["prompt_protocol"], inputs.get("prompt_tables"))
+    pairs = select_pairs(records, selection["keys"], Path(inputs.selection))
     objective = make_objective("lm", c, rationales=load_rationales(inputs.rationales))
     objective.check_rationales(pairs)
     return train_and_save(

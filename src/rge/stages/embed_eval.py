@@ -1,9 +1,10 @@
 """Embed and score the MMEB eval tasks of one run and embedding mode (MMEB protocol, paper §4.1).
 
 One job per (run, mode) loads the model once and scores every task in turn
-(``rge.evaluate.run.score_mmeb_tasks``). Each unique query and candidate is embedded once; each
-row is scored against its own candidates; Precision@1 with ties counted against the ground
-truth. In reasoning mode the query side generates a rationale before ``<emb>`` (the target side
+(``rge.evaluate.run.score_mmeb_tasks``). The rows are first put in the prompt protocol's text
+(``rge.data.protocol.eval_rows``). Each unique query and candidate is embedded once; each
+row is scored against its own candidates; Precision@1 under the release's rule (``acc``) and
+with ties counted against the ground truth (``acc_strict``). In reasoning mode the query side generates a rationale before ``<emb>`` (the target side
 too with ``target_mode: reasoning``, paper Table 7); the rationales are written out with their
 statistics.
 
@@ -19,6 +20,9 @@ Config keys (cfg slice):
     min_pixels, max_pixels (int): image resolution bounds for the processor.
     check_images (bool, default false): open every image header while loading (slow) or only
         check existence.
+    prompt_protocol (str, default "mmeb"): "mmeb" | "rge_release" (the release's rewrites).
+    generation (dict, optional): ``dtype`` ("float32"), ``attn_implementation`` ("sdpa";
+        "auto" = flash-attention-2 when installed, else sdpa): how the model is loaded.
     cache_dir (str | null, default null): root of the on-disk embedding cache shared across
         tasks and reruns (keyed by model fingerprint + mode + resolution); null = memory only.
         Only direct-mode sides use it (a direct-mode side of a reasoning run shares the direct
@@ -29,10 +33,13 @@ Inputs:
     model: the model directory (``save_pretrained`` layout).
     data: the fetched eval task directories (``<task>/test-*.parquet`` + ``eval_images/``), one
         per task of ``tasks``, each named after its task (repeat the name).
+    prompt_tables (optional): the ``fetch_prompt_tables`` folder; required by ``rge_release``.
 Outputs:
     out: a directory with, per task, the three files below.
-    ``{task}.json`` = {acc, num_correct, num_pred, task, run, mode, meta_task, split,
-        target_mode, max_new_tokens (null without reasoning), num_rationales,
+    ``{task}.json`` = {acc, num_correct, num_pred, acc_strict, num_correct_strict, task, run,
+        mode, meta_task, split, target_mode, max_new_tokens (null without reasoning),
+        prompt_protocol, dtype, attn_implementation (resolved), decoding (null without
+        reasoning), num_rationales,
         mean_rationale_tokens, forced_emb_rate (both null without rationales)}.
     ``{task}.predictions.jsonl``: one record per row: key, pred, correct, num_candidates, gt_score,
         best_other_score.
@@ -55,7 +62,7 @@ def run(cfg: dict, inputs: Paths, outputs: Paths, *, rows_loader=None, encoders=
     ``encoders`` (model_dir, cfg) -> encoder_for are injectable for tests."""
     return score_mmeb_tasks(
         cfg, Path(inputs.model), as_list(inputs.data), outputs.out,
-        rows_loader=rows_loader, encoders=encoders,
+        tables_dir=inputs.get("prompt_tables"), rows_loader=rows_loader, encoders=encoders,
     )  # fmt: skip
 
 

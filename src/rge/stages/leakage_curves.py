@@ -16,6 +16,8 @@ Config keys read (cfg slice, as ``rge.config.DiagnosticsView``; the schema's def
     min_pixels, max_pixels (int): image processor resolution bounds.
     lr, alpha_lm, alpha_con, temperature: ``train:``'s (``diagnostics.lr`` wins).
     seed (int): also seeds the derangements.
+    prompt_protocol (str): ``mmeb`` | ``rge_release``: the texts the model is trained on
+        (``rge.data.protocol.train_pairs``; oracle rationales stay keyed by row).
     batch_size (int; the view's 16 when unset), chunk_size (int; the view's 0).
     Fixed here: ``RECIPE`` (no warm-up or weight decay, cosine, one epoch, no checkpoints),
     ``rge.train.run.RUNTIME``, and objective rge, pair q_oracle, no hard negatives, no
@@ -25,6 +27,7 @@ Inputs:
     model: the cold-start model directory (``cold_start`` output).
     train: prepared records JSONL files (``prepare_train`` output; repeat the name).
     rationales: oracle rationale JSONL files covering every training row (repeat the name).
+    prompt_tables (optional): the ``fetch_prompt_tables`` folder; required by ``rge_release``.
 Outputs:
     train_log: JSONL, one row per step: step, loss, lm, con, lr, grad_norm, seconds, subset,
         candidates (the ``train_run`` step log).
@@ -63,8 +66,9 @@ def settings(view: DiagnosticsView) -> dict:
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Train one variant; write its step log and summary (no model)."""
-    c = settings(DiagnosticsView.from_slice(cfg))
-    pairs = load_pairs(inputs.train)
+    view = DiagnosticsView.from_slice(cfg)
+    c = settings(view)
+    pairs = load_pairs(inputs.train, view.prompt_protocol, inputs.get("prompt_tables"))
     objective = build_objective(c, load_rationales(inputs.rationales))
     objective.check_rationales(pairs)
     log_path = Path(outputs.train_log)

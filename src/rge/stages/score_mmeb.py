@@ -8,13 +8,17 @@ all raise.
 Config keys (cfg slice):
     run (str), mode (str): which run and embedding mode the scores belong to.
     tasks (dict): {task: {meta_task: classification|vqa|retrieval|grounding, split: IND|OOD}}.
+    eval_only (bool, default false): the run is a checkpoint evaluated without training
+        (recorded; tables label it *eval-only*).
 
 Inputs:
     scores: the ``embed_eval`` score JSONs of every task in ``tasks`` (repeat the name).
 Outputs:
     summary: JSON {run, mode, tasks: {task: {acc, num_correct, num_pred, meta_task, split,
+        acc_strict, num_correct_strict, prompt_protocol, dtype, attn_implementation,
         num_rationales, mean_rationale_tokens, forced_emb_rate}}, meta_task: {name: mean}, IND,
-        OOD, overall, num_tasks, num_rationales (sum over tasks), mean_rationale_tokens and
+        OOD, overall, num_tasks, prompt_protocol, dtype, attn_implementation, eval_only,
+        num_rationales (sum over tasks), mean_rationale_tokens and
         forced_emb_rate (unweighted means over the tasks that have rationales; null if none)}
         (fractions in [0, 1]). A task score without rationale statistics (direct mode, or
         written before they existed) counts as having no rationales.

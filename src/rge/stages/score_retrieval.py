@@ -16,13 +16,17 @@ Config keys (cfg slice):
         every image; must hold ``<|image_1|>``.
     caption_template (str, default "{caption}"): how a caption becomes the text side.
     ks (list[int], default [1, 5, 10]).
+    prompt_protocol (str, default "mmeb"): "rge_release" adds the release's trailing newline
+        (it has no table entry for Flickr/COCO); generation (dict, optional): dtype,
+        attn_implementation, as in ``embed_eval``.
 
 Inputs:
     model: the model directory.
     data: the fetched retrieval set (``retrieval.json`` manifest + ``images/``).
 Outputs:
     score: JSON {run, bench, query_mode, target_mode, t2i: {R@K}, i2t: {R@K}, num_images,
-        num_captions, max_new_tokens (null without reasoning), num_rationales,
+        num_captions, max_new_tokens (null without reasoning), prompt_protocol, dtype,
+        attn_implementation (resolved), decoding (null without reasoning), num_rationales,
         mean_rationale_tokens, forced_emb_rate (null without rationales)} (fractions in [0, 1]).
     rationales (optional): JSONL, one record per (side, item) embedded in reasoning mode: key
         ("caption/<j>" or "image/<i>"), side, text, image, rationale, n_tokens, forced.

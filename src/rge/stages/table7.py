@@ -11,6 +11,8 @@ Config keys (cfg slice, as ``rge.config.ReportView``; the schema requires each):
     study (str): the config's study name, printed in the header.
     baseline_run (str): scored with query_mode = target_mode = direct.
     rge_run (str): scored under all four query/target mode combinations.
+    eval_only_modes (dict, default {}): {eval-only run: its modes}: one row per mode, query and
+        target in that mode, labelled eval-only.
     benches (dict): {our bench: paper bench ("flickr" | "coco")}, e.g.
         {"SynFlickr": "flickr", "SynCOCO": "coco"}.
 
@@ -51,6 +53,7 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     table = table7(
         view.study, view.baseline_run, view.rge_run, dict(view.benches), scores,
         read_csv(inputs.paper, PAPER_COLUMNS), probe, train, Path(inputs.paper).name,
+        {run: list(modes) for run, modes in view.eval_only_modes.items()},
     )  # fmt: skip
     return write_table_outputs(table, outputs)
 

@@ -36,6 +36,8 @@ Config keys read (cfg slice: the run's registry entry merged over the training d
     threads (int, 0): torch CPU threads (0 = torch's default).
     device (str, ``auto``): ``cuda`` when available else ``cpu`` (auto), or a torch device name.
     progress (bool, true): tqdm progress bar on stderr.
+    prompt_protocol (str, ``mmeb``): ``mmeb`` | ``rge_release``: the texts the model is
+        trained on (``rge.data.protocol.train_pairs``; oracle rationales stay keyed by row).
 
 Inputs:
     model: backbone directory (``load_pretrained`` format).
@@ -43,6 +45,7 @@ Inputs:
     rationales (optional, repeatable): oracle rationale JSONL files (``rge.rationale.store``
         schema); required by ``rge`` with alpha_lm > 0 or pair ``q_oracle``, and by ``lm``:
         every training row must have one (a missing key raises, naming it).
+    prompt_tables (optional): the ``fetch_prompt_tables`` folder; required by ``rge_release``.
 Outputs:
     model: directory with the final weights + processor (loadable by ``load_pretrained``).
     train_log: JSONL, one row per step: step, loss, con, lm, lr, grad_norm, seconds, subset,
@@ -70,7 +73,7 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Train the run and write model, step log and summary; return the summary."""
     require_pixels(cfg, "train_run")
     c = {**DEFAULTS, **cfg}
-    pairs = load_pairs(inputs.train)
+    pairs = load_pairs(inputs.train, c["prompt_protocol"], inputs.get("prompt_tables"))
     objective = build_objective(c, load_rationales(inputs.get("rationales")))
     if hasattr(objective, "check_rationales"):
         objective.check_rationales(pairs)  # fail now, not at the step that meets the gap

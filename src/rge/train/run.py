@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     **RUNTIME, "objective": "baseline", "batch_size": 16, "max_steps": 0, "epochs": 1,
     "lr": 1e-4, "weight_decay": 0.0, "warmup_steps": 0, "schedule": "cosine", "min_lr_ratio": 0.0,
     "grad_clip": 1.0, "seed": 0, "checkpoint_every": 0, "chunk_size": 0, "init": "backbone",
-    "deepspeed": None,
+    "deepspeed": None, "prompt_protocol": "mmeb",
 }  # fmt: skip
 # LoopSettings fields set from the config (betas keep AdamW's defaults)
 _LOOP_KEYS = [f.name for f in dataclasses.fields(LoopSettings) if f.name in DEFAULTS]
@@ -59,17 +59,32 @@ def work_dir_for(model_out: Path) -> Path:
     return model_out.with_name(model_out.name + ".ckpt")
 
 
-def load_pairs(paths: Path | list[Path]) -> list[TrainPair]:
-    """All records of the given ``prepare_train`` JSONL files, concatenated in the order given.
+def load_pairs(
+    paths: Path | list[Path],
+    protocol: str = "mmeb",
+    tables: str | Path | None = None,
+) -> list[TrainPair]:
+    """All records of the given ``prepare_train`` JSONL files, concatenated in the order given,
+    as the model sees them under the prompt ``protocol`` (``rge.data.protocol.train_pairs``:
+    ``rge_release`` rewrites queries with the release's train table and targets with its
+    candidate table; both protocols put the image first, the release's training layout).
+
+    Args:
+        paths: one or more ``prepare_train`` JSONL files.
+        protocol: "mmeb" | "rge_release".
+        tables: the ``fetch_prompt_tables`` folder; required for ``rge_release``.
 
     Raises:
-        ValueError: the files hold no record at all (or a record is malformed, naming its row).
+        ValueError: the files hold no record at all (or a record is malformed, naming its row);
+            an unknown protocol, or ``rge_release`` without tables.
     """
+    from rge.data.protocol import tables_for, train_pairs
+
     paths = paths if isinstance(paths, list) else [paths]
     pairs = [p for path in paths for p in read_train_records(path)]
     if not pairs:
         raise ValueError(f"no training records in {[str(p) for p in paths]}")
-    return pairs
+    return train_pairs(pairs, protocol, tables_for(protocol, tables))
 
 
 def load_rationales(paths: Path | list[Path] | None) -> dict[str, str]:
