@@ -64,3 +64,31 @@ def test_rendered_table_matches():
 )
 def test_golden_files_are_committed(path):
     assert getattr(golden, path).is_file(), f"{getattr(golden, path)} missing; {REGEN}"
+
+
+def test_smoke_tolerance_is_three_times_the_thread_difference_with_a_floor():
+    from tests.golden import smoke
+
+    one = {"loss": {"rge/final_loss": 1.0}, "score": {"mmeb/rge/direct": 0.50}}
+    two = {"loss": {"rge/final_loss": 1.001}, "score": {"mmeb/rge/direct": 0.50}}
+    tol = smoke.calibrate(one, two)
+    assert tol["loss"] == pytest.approx(0.003)  # 3 x 0.001
+    assert tol["score"] == smoke.FLOOR["score"]  # identical scores: the floor
+    with pytest.raises(ValueError, match="score names"):
+        smoke.calibrate(one, {**two, "score": {}})
+
+
+def test_smoke_mismatches_name_what_moved():
+    from tests.golden import smoke
+
+    stored = {
+        "metrics": {"loss": {"a": 1.0}, "score": {"s": 0.5}},
+        "tolerance": {"loss": 0.01, "score": 0.02},
+    }
+    assert smoke.mismatches(stored, {"loss": {"a": 1.009}, "score": {"s": 0.51}}) == []
+    bad = smoke.mismatches(stored, {"loss": {"a": 1.02}, "score": {"t": 0.5}})
+    assert bad == [
+        "loss a: 1.02 vs golden 1 (±0.01)",
+        "score s: only in golden",
+        "score t: only in this run",
+    ]
