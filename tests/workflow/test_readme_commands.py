@@ -1,0 +1,223 @@
+"""Every command README.md prints, extracted from its code blocks and run as printed.
+
+The commands are read from README.md itself, so the README and this test cannot drift: a
+command no test below runs fails ``test_every_readme_command_is_run_by_a_test``. Substitutions,
+and only these: placeholders (``DIR``, ``<repo>``, ``<run>``) get real values; ``-n`` is added
+right after ``snakemake`` where the command would train or submit, and ``make`` is asked with
+``-n`` for the command it runs; the DVC workflow runs on the smoke config with Snakemake's
+``--touch`` standing in for the stages (tests/workflow/test_dvc.py runs it for real, slow).
+Each planned command's jobs are asserted: forcing one ablation plans one training.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.workflow.snakemake_run import ROOT, copy_checkout, job_counts, snakemake
+
+README = ROOT / "README.md"
+RUN = "alpha_1_20"  # the `<run>` of the README's cluster commands
+
+
+def code_blocks(text: str) -> list[str]:
+    """The shell code blocks of a Markdown text: fenced (``` or ```bash; not ```yaml) and
+    indented by four spaces outside a fence."""
+    blocks, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("```"):
+            lang, body = line[3:].strip(), []
+            i += 1
+            while not lines[i].startswith("```"):
+                body.append(lines[i])
+                i += 1
+            if lang in ("", "bash", "sh", "shell"):
+                blocks.append("\n".join(body))
+        elif line.startswith("    ") and (i == 0 or not lines[i - 1].strip()):
+            body = []
+            while i < len(lines) and (lines[i].startswith("    ") or not lines[i].strip()):
+                body.append(lines[i][4:])
+                i += 1
+            blocks.append("\n".join(body))
+            continue
+        i += 1
+    return blocks
+
+
+def commands(block: str) -> list[str]:
+    """A block's commands: continuation lines joined, comments dropped, one per line."""
+    joined = re.sub(r"\\\n\s*", "", block)
+    out = []
+    for line in joined.splitlines():
+        words = shlex.split(line, comments=True)
+        if words:
+            out.append(" ".join(shlex.quote(w) if " " in w else w for w in words))
+    return out
+
+
+def readme_commands() -> list[str]:
+    return [cmd for block in code_blocks(README.read_text()) for cmd in commands(block)]
+
+
+def test_code_blocks_and_commands_are_read_as_printed():
+    text = "x\n\n```bash\na b \\\n    c   # note\n# only a comment\n```\n\n    d 'e f'\n"
+    assert [commands(b) for b in code_blocks(text)] == [["a b c"], ["d 'e f'"]]
+
+
+# --- the commands, with what each plans -------------------------------------------------------
+
+PAPER_RUNS = len(yaml.safe_load((ROOT / "config/paper.yaml").read_text())["runs"])
+EMBEDDED_RUNS = len(yaml.safe_load((ROOT / "config/config.yaml").read_text())["runs"])
+SMOKE_RUNS = len(yaml.safe_load((ROOT / "config/smoke.yaml").read_text())["runs"])
+ONE_ABLATION = {  # one training, its evaluation and score, the table showing it, the report
+    "train_run": 1, "embed_eval": 1, "score_mmeb": 1, "table3": 1, "report": 1, "all": 1,
+}  # fmt: skip
+SLURM = "--profile workflow/profiles/slurm --configfile config/paper.yaml"
+TRAIN = f"data/paper/train_run/{RUN}/summary.json"
+
+# command as printed -> (tree it runs in, expected job counts: all of them, or a subset "⊇")
+PLANNED = {
+    "snakemake --cores all": ("fresh", {"train_run": EMBEDDED_RUNS, "make_synthetic": 1}),
+    "snakemake --cores all --configfile config/smoke.yaml": (
+        "fresh", {"train_run": SMOKE_RUNS, "make_synthetic": 1},
+    ),
+    "snakemake -n --configfile config/paper.yaml": (
+        "fresh", {"train_run": PAPER_RUNS, "fetch_mmeb_train": 20, "fetch_mmeb_eval": 36},
+    ),
+    "snakemake -n --configfile config/paper.yaml --config mmeb_mirror=DIR "
+    "train_subsets=ImageNet_1K,ChartQA eval_tasks=ImageNet-1K,HatefulMemes": (
+        "fresh", {"fetch_mmeb_train": 2, "prepare_train": 2, "fetch_mmeb_eval": 2},
+    ),
+    "snakemake --cores all --forcerun data/embedded/train_run/alpha_1_20/summary.json": (
+        "embedded-done", ONE_ABLATION,
+    ),
+    f"snakemake {SLURM}": ("fresh", {"train_run": PAPER_RUNS, "oracle_rationales": 160}),
+    f"snakemake {TRAIN.replace(RUN, '<run>')} data/paper/score_mmeb/<run>/direct.json {SLURM}": (
+        "fresh", {"train_run": 1, "embed_eval": 1, "score_mmeb": 1, "cold_start": 1},
+    ),
+    f"snakemake {TRAIN.replace(RUN, '<run>')} {SLURM} --forcerun train_run": (
+        "paper-done", {"train_run": 1},
+    ),
+    f"snakemake {SLURM} --forcerun {TRAIN.replace(RUN, '<run>')}": (
+        "paper-done", {"train_run": 1, "embed_eval": 1, "score_mmeb": 1, "table3": 1,
+                       "report": 1, "all": 1},
+    ),
+}  # fmt: skip
+MAKE = {"make study", "make test"}
+DVC_WORKFLOW = [  # the five-line workflow, in order (test_dvc_workflow_from_the_readme)
+    "dvc repro",
+    "git add dvc.lock && git commit -m 'study results'",
+    "python workflow/exp.py -S config/config.yaml:+runs.rge.alpha_con=5 && dvc exp show",
+    "dvc push",
+    "git clone <repo> rge2 && cd rge2 && dvc pull",
+    "snakemake phases --touch --cores 1",
+]
+
+
+def test_every_readme_command_is_run_by_a_test():
+    printed = readme_commands()
+    known = set(PLANNED) | MAKE | set(DVC_WORKFLOW) | {"dvc commit -f"}
+    assert not [c for c in printed if c not in known], "README commands no test runs"
+    assert not [c for c in known if c not in printed], "commands this test runs, gone from README"
+
+
+def test_targets_come_before_options():
+    """`--forcerun`, `--configfile` and `--config` read every word after them: a target there
+    is taken as a rule, a config file or a key."""
+    for cmd in readme_commands():
+        words = shlex.split(cmd.split("&&")[-1])
+        if words[0] != "snakemake":
+            continue
+        seen_option = False
+        for word in words[1:]:
+            seen_option |= word.startswith("-")
+            looks_like_target = word.startswith("data/") or word == "phases"
+            assert not (seen_option and looks_like_target and not _option_value(words, word)), (
+                f"{cmd}: target {word} after an option"
+            )
+
+
+def _option_value(words: list[str], word: str) -> bool:
+    """Whether ``word`` is the value of the option just before it taking one file
+    (``--forcerun FILE``: a file whose job to force, not a target)."""
+    i = words.index(word)
+    return words[i - 1] in ("--forcerun", "-R")
+
+
+def finished_tree(dest: Path, configfile: str) -> Path:
+    """A copy of the checkout whose study (``phases``) is complete: every output made as an
+    empty file or folder, then marked up to date with `snakemake --touch`."""
+    copy_checkout(dest)
+    summary = snakemake("phases", "--summary", "--configfile", configfile, cwd=dest)
+    assert summary.returncode == 0, summary.stderr[-3000:]
+    for line in summary.stdout.splitlines()[1:]:
+        path = dest / line.split("\t", 1)[0]
+        if "." in path.name:  # a file (outputs without a suffix are folders)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+    touched = snakemake("phases", "--touch", "--cores", "1", "--configfile", configfile, cwd=dest)
+    assert touched.returncode == 0, touched.stderr[-3000:]
+    plan = snakemake("phases", "-n", "--configfile", configfile, cwd=dest)
+    assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-2000:]
+    return dest
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("readme")
+    return {
+        "fresh": copy_checkout(base / "fresh"),
+        "embedded-done": finished_tree(base / "embedded", "config/config.yaml"),
+        "paper-done": finished_tree(base / "paper", "config/paper.yaml"),
+    }
+
+
+def as_dry_run(cmd: str, mirror: Path) -> list[str]:
+    """The printed command, placeholders filled, with `-n` right after `snakemake`."""
+    words = shlex.split(cmd.replace("<run>", RUN).replace("=DIR", f"={mirror}"))
+    assert words[0] == "snakemake"
+    return words[1:] if "-n" in words else ["-n", *words[1:]]
+
+
+@pytest.mark.parametrize("cmd", list(PLANNED))
+def test_readme_snakemake_command_plans_what_it_says(cmd, trees, tmp_path):
+    tree, expected = PLANNED[cmd]
+    proc = snakemake(*as_dry_run(cmd, tmp_path), cwd=trees[tree])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    counts.pop("total")
+    if tree.endswith("-done"):  # the whole plan, nothing else
+        assert counts == expected, cmd
+    else:
+        assert {k: counts.get(k) for k in expected} == expected, (cmd, counts)
+
+
+def make_dry(target: str, cwd: Path) -> list[str]:
+    proc = subprocess.run(
+        ["make", "-n", target], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return proc.stdout.splitlines()
+
+
+def test_make_study_runs_the_embedded_study(trees):
+    """`make study` = the venv, then this one Snakemake command (planned here, not run)."""
+    lines = [line for line in make_dry("study", trees["fresh"]) if line.startswith("snakemake")]
+    assert lines == ["snakemake --cores all --workflow-profile workflow/profiles/default"]
+    proc = snakemake("-n", *shlex.split(lines[0])[1:], cwd=trees["fresh"])
+    assert job_counts(proc.stdout)["train_run"] == EMBEDDED_RUNS
+
+
+def test_make_test_lints_then_runs_the_suite(trees):
+    """`make test` runs the linters and this very suite (it cannot run inside itself)."""
+    lines = make_dry("test", trees["fresh"])
+    for cmd in ("ruff check .", "ruff format --check .", "snakemake --lint", "pytest -q"):
+        assert cmd in lines, lines
+    assert lines.index("snakemake --lint") < lines.index("pytest -q")
