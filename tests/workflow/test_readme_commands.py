@@ -11,9 +11,14 @@ Each planned command's jobs are asserted: forcing one ablation plans one trainin
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,19 +158,28 @@ def _option_value(words: list[str], word: str) -> bool:
 def finished_tree(dest: Path, configfile: str) -> Path:
     """A copy of the checkout whose study (``phases``) is complete: every output made as an
     empty file or folder, then marked up to date with `snakemake --touch`."""
-    copy_checkout(dest)
-    summary = snakemake("phases", "--summary", "--configfile", configfile, cwd=dest)
+    return make_outputs(copy_checkout(dest), configfile)
+
+
+def make_outputs(dest: Path, configfile: str) -> Path:
+    """``dest``'s study made complete in a second: empty outputs, marked up to date."""
+
+    def smk(*args: str):  # the tree's own Snakefile: its commands name its own src
+        return snakemake(*args, "--configfile", configfile, cwd=dest, snakefile=dest / "Snakefile")
+
+    summary = smk("phases", "--summary")
     assert summary.returncode == 0, summary.stderr[-3000:]
     for line in summary.stdout.splitlines()[1:]:
         path = dest / line.split("\t", 1)[0]
         if "." in path.name:  # a file (outputs without a suffix are folders)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
-        else:
+        else:  # a folder with a file in it (DVC keeps no empty folder)
             path.mkdir(parents=True, exist_ok=True)
-    touched = snakemake("phases", "--touch", "--cores", "1", "--configfile", configfile, cwd=dest)
+            (path / "made").write_text(str(path.relative_to(dest)))
+    touched = smk("phases", "--touch", "--cores", "1")
     assert touched.returncode == 0, touched.stderr[-3000:]
-    plan = snakemake("phases", "-n", "--configfile", configfile, cwd=dest)
+    plan = smk("phases", "-n")
     assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-2000:]
     return dest
 
@@ -190,7 +204,9 @@ def as_dry_run(cmd: str, mirror: Path) -> list[str]:
 @pytest.mark.parametrize("cmd", list(PLANNED))
 def test_readme_snakemake_command_plans_what_it_says(cmd, trees, tmp_path):
     tree, expected = PLANNED[cmd]
-    proc = snakemake(*as_dry_run(cmd, tmp_path), cwd=trees[tree])
+    proc = snakemake(
+        *as_dry_run(cmd, tmp_path), cwd=trees[tree], snakefile=trees[tree] / "Snakefile"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     counts = job_counts(proc.stdout)
     counts.pop("total")
@@ -221,3 +237,101 @@ def test_make_test_lints_then_runs_the_suite(trees):
     for cmd in ("ruff check .", "ruff format --check .", "snakemake --lint", "pytest -q"):
         assert cmd in lines, lines
     assert lines.index("snakemake --lint") < lines.index("pytest -q")
+
+
+# --- the DVC workflow, as printed, on the smoke config ----------------------------------------
+
+SMOKE = "config/smoke.yaml"
+# Stand-in for the stages' work: Snakemake marks the jobs it would run as done (and lists them).
+TOUCH = "snakemake --touch --cores 1"
+
+
+def shell(cmd: str, cwd: Path) -> str:
+    """A printed command run by bash as printed, the smoke config substituted for the embedded."""
+    from tests.workflow.test_dvc import run
+
+    cmd = cmd.replace("config/config.yaml", SMOKE).replace("<repo>", str(cwd / "repo"))
+    if cmd.startswith("snakemake"):  # the lock was made with the smoke config (README)
+        cmd += f" --configfile {SMOKE}"
+    proc = run(["bash", "-c", cmd], cwd)
+    return proc.stdout + proc.stderr
+
+
+def outputs(repo: Path) -> set[str]:
+    return {str(p.relative_to(repo)) for p in (repo / "data/smoke").rglob("*")}
+
+
+def test_dvc_workflow_after_make_study_loses_nothing(tmp_path):
+    """`make study` (Snakemake alone), then the README's DVC workflow: `dvc commit -f`, the lock
+    committed, one experiment; it reruns only the changed run's jobs and deletes nothing."""
+    from tests.workflow.test_dvc import PHASES, STAGE_RAN, dvc, executed_jobs, run, scratch_repo
+
+    repo = scratch_repo(tmp_path / "repo", SMOKE)
+    dvc_yaml = repo / "dvc.yaml"
+    text, n = re.subn(r"(?m)^(\s+snakemake: ).*$", rf"\g<1>{TOUCH}", dvc_yaml.read_text())
+    assert n == 1
+    dvc_yaml.write_text(text)
+    run(["git", "commit", "-qam", "stand-in: snakemake --touch"], repo)
+    make_outputs(repo, SMOKE)  # the state `make study` leaves
+    made = outputs(repo)
+
+    assert "dvc commit -f" in readme_commands()
+    shell("dvc commit -f", repo)
+    repro = shell(DVC_WORKFLOW[0], repo)  # `dvc repro` now runs nothing
+    assert STAGE_RAN.findall(repro) == [], repro[-3000:]
+    shell(DVC_WORKFLOW[1], repo)  # the lock committed
+    assert not run(["git", "status", "--porcelain", "dvc.lock"], repo).stdout
+    exp = shell(DVC_WORKFLOW[2], repo)
+    assert STAGE_RAN.findall(exp) == ["train", "evaluate", "report"], exp[-3000:]
+    jobs = executed_jobs(exp)
+    assert ("train_run", {"run": "rge"}) in jobs, jobs
+    for rule, wildcards in jobs:  # other runs' jobs and the data/rationales phases stay
+        assert wildcards.get("run", "rge") == "rge" and "subset" not in wildcards, (rule, wildcards)
+    assert outputs(repo) == made  # nothing deleted
+    name = re.search(r"Reproducing experiment '([\w-]+)'", exp).group(1)
+    assert exp.count(name) >= 2, exp[-2000:]  # ... and `dvc exp show` lists it
+    assert set(PHASES) <= set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"])
+
+    shell(DVC_WORKFLOW[3], repo)  # dvc push
+    shell(DVC_WORKFLOW[4], tmp_path)  # git clone <repo> rge2 && cd rge2 && dvc pull
+    clone = tmp_path / "rge2"
+    shell(DVC_WORKFLOW[5], clone)  # snakemake phases --touch --cores 1
+    assert outputs(clone) == made
+    plan = snakemake(
+        "phases", "-n", "--configfile", SMOKE, cwd=clone, snakefile=clone / "Snakefile"
+    )
+    assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-2000:]
+    assert "Data and pipelines are up to date" in dvc("status", cwd=clone).stdout
+
+
+FAKE_DVC = """#!/bin/sh
+# stand-in for `dvc exp run -S ...`: rewrites the config as DVC does, then works until killed
+printf 'runs: {}\\n' > config/config.yaml
+echo started > started
+exec sleep 60
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_experiment_leaves_the_config_as_it_was(tmp_path, signum):
+    repo = tmp_path / "repo"
+    (repo / "workflow").mkdir(parents=True)
+    shutil.copy(ROOT / "workflow/exp.py", repo / "workflow/exp.py")
+    shutil.copytree(ROOT / "config", repo / "config")
+    before = (repo / "config/config.yaml").read_bytes()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dvc").write_text(FAKE_DVC)
+    (bin_dir / "dvc").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    cmd = [sys.executable, "workflow/exp.py", "-S", "config/config.yaml:+runs.rge.alpha_con=5"]
+    proc = subprocess.Popen(cmd, cwd=repo, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (repo / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (repo / "config/config.yaml").read_bytes() != before  # rewritten, as by DVC
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert (repo / "config/config.yaml").read_bytes() == before
+    assert "config restored (config/config.yaml)" in err, err
