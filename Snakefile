@@ -30,6 +30,15 @@ include: "rules/report.smk"
 include: "rules/phases.smk"
 
 
+# Hub downloads (MMEB, the backbone) run on the submitting (login) node, once, into HF_HOME:
+# compute nodes often have no internet (README "Running on a cluster").
+localrules:
+    fetch_mmeb_train,
+    fetch_mmeb_eval,
+    fetch_retrieval,
+    pretrain_backbone,
+
+
 rule all:
     default_target: True
     input:

@@ -170,6 +170,30 @@ def selected(names: Sequence[str], knob: str | None, what: str) -> list[str]:
     return wanted
 
 
+PLACEHOLDER_ACCOUNTS = ("my_project",)  # workflow/profiles/slurm/config.yaml ships this one
+
+
+def check_slurm_account(default_resources: Sequence[str]) -> None:
+    """Refuse the SLURM profile's placeholder account before any job is submitted.
+
+    Args:
+        default_resources: Snakemake's default resources as ``name=value`` strings (the
+            profile's ``default-resources`` or ``--default-resources``).
+    Raises:
+        ConfigError: ``slurm_account`` is still the placeholder (sbatch would refuse every
+            job with a bare "Invalid account", or charge a wrong project).
+    """
+    for item in default_resources:
+        name, _, value = str(item).partition("=")
+        if name.strip() == "slurm_account" and value.strip("'\" ") in PLACEHOLDER_ACCOUNTS:
+            raise ConfigError(
+                f"slurm_account: {value.strip()} is the profile's placeholder; set "
+                "default-resources: slurm_account in workflow/profiles/slurm/config.yaml to "
+                "your account (`sacctmgr show assoc user=$USER`) or pass "
+                "--default-resources slurm_account=<account>"
+            )
+
+
 def train_subsets(config: Mapping) -> list[str]:
     """The training subsets of the study (``tasks.train`` restricted by ``train_subsets=``)."""
     return selected(config["tasks"]["train"], config["train_subsets"], "train_subsets")
