@@ -284,6 +284,11 @@ def table_rows(config: Mapping, table: str) -> dict[str, tuple[str, str]]:
     return rows
 
 
+def _active_rows(config: Mapping, table: str) -> list[Mapping]:
+    """A row table's config rows whose run is active, in order (``table_rows``' rows)."""
+    return [row for row in config["report"][table]["rows"] if active(config, row["run"])]
+
+
 def table_runs(config: Mapping, table: str) -> list[str]:
     """The active runs a table shows: those of its rows, Table 7's two runs, or its ``runs``."""
     spec = config["report"][table]
@@ -464,6 +469,15 @@ def _row_table(table):
     def build(config, wc):
         spec = config["report"][table]
         cfg = {"study": config["study"], "rows": table_rows(config, table)}
+        # Templated labels are filled again by the table stage from each run's training
+        # summary: the label shows the settings the run was trained with, not the config's.
+        templates = {}
+        for row in _active_rows(config, table):
+            label = str(row["label"]).format_map(run_config(config, row["run"]))
+            if label != str(row["label"]):
+                templates[label] = str(row["label"])
+        if templates:
+            cfg["label_templates"] = templates
         if "columns" in spec:
             study = eval_tasks(config)
             cfg["columns"] = {k: v for k, v in spec["columns"].items() if k in study}

@@ -115,6 +115,11 @@ PLANNED = {
     ),
 }  # fmt: skip
 MAKE = {"make study", "make test"}
+PREFETCH = [  # README "Running on a cluster": the oracle's weights fetched on the login node
+    "export HF_HOME=/shared/$USER/hf",
+    "hf download OpenGVLab/InternVL3_5-38B",
+    "export HF_HUB_OFFLINE=1",
+]
 DVC_WORKFLOW = [  # the five-line workflow, in order (test_dvc_workflow_from_the_readme)
     "dvc repro",
     "git add dvc.lock && git commit -m 'study results'",
@@ -127,7 +132,7 @@ DVC_WORKFLOW = [  # the five-line workflow, in order (test_dvc_workflow_from_the
 
 def test_every_readme_command_is_run_by_a_test():
     printed = readme_commands()
-    known = set(PLANNED) | MAKE | set(DVC_WORKFLOW) | {"dvc commit -f"}
+    known = set(PLANNED) | MAKE | set(DVC_WORKFLOW) | set(PREFETCH) | {"dvc commit -f"}
     assert not [c for c in printed if c not in known], "README commands no test runs"
     assert not [c for c in known if c not in printed], "commands this test runs, gone from README"
 
@@ -335,3 +340,21 @@ def test_an_interrupted_experiment_leaves_the_config_as_it_was(tmp_path, signum)
     assert proc.returncode != 0
     assert (repo / "config/config.yaml").read_bytes() == before
     assert "config restored (config/config.yaml)" in err, err
+
+
+def test_prefetch_downloads_the_oracle_of_the_paper_config_into_hf_home(tmp_path):
+    """The login-node prefetch, with a stand-in `hf` (no network here) that records its call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "hf").write_text('#!/bin/sh\necho "$HF_HOME $*" > "$HF_RECORD"\n')
+    (bin_dir / "hf").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "USER": "me",
+           "HF_RECORD": str(tmp_path / "hf.txt")}  # fmt: skip
+    script = "\n".join([*PREFETCH, 'test "$HF_HUB_OFFLINE" = 1'])
+    subprocess.run(["bash", "-ec", script], env=env, check=True)
+    oracle = yaml.safe_load((ROOT / "config/paper.yaml").read_text())["rationales"]["settings"]
+    assert (tmp_path / "hf.txt").read_text().split() == [
+        "/shared/me/hf",
+        "download",
+        oracle["model"],
+    ]
