@@ -45,4 +45,5 @@ rule all:
         tables=all_tables(),
         retrieval=all_retrieval_scores(),
         figures=all_figures(),
+        metrics=all_metrics(),
         report=rules.report.output.report,

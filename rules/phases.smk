@@ -52,6 +52,7 @@ rule phase_report:
     input:
         all_tables(),
         all_figures(),
+        all_metrics(),
         rules.report.output.report,
 
 

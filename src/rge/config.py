@@ -455,6 +455,10 @@ def _score_mmeb(config, wc):
     return {"run": wc["run"], "mode": wc["mode"], "tasks": _eval_task_specs(config, wc["run"])}
 
 
+def _metrics(config, wc):
+    return {"run": wc["run"], "mode": wc["mode"]}
+
+
 def _score_retrieval(config, wc):
     e = config["evaluate"]
     return {
@@ -528,6 +532,7 @@ SLICES = {
     "embed_eval": _embed_eval,
     "score_mmeb": _score_mmeb,
     "score_retrieval": _score_retrieval,
+    "metrics": _metrics,
     **{t: _row_table(t) for t in ROW_TABLES},
     "table2": _table2,
     "table7": _table7,
