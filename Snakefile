@@ -30,11 +30,21 @@ include: "rules/report.smk"
 include: "rules/phases.smk"
 
 
+# Hub downloads (MMEB, the backbone) run on the submitting (login) node, once, into HF_HOME:
+# compute nodes often have no internet (README "Running on a cluster").
+localrules:
+    fetch_mmeb_train,
+    fetch_mmeb_eval,
+    fetch_retrieval,
+    pretrain_backbone,
+
+
 rule all:
     default_target: True
     input:
         tables=all_tables(),
         retrieval=all_retrieval_scores(),
         figures=all_figures(),
+        metrics=all_metrics(),
         report=rules.report.output.report,
         data_report=rules.data_report.output,

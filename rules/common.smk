@@ -19,6 +19,11 @@ try:
     )
     TRAIN_SUBSETS = rge_config.train_subsets(config)
     EVAL_TASKS = rge_config.eval_tasks(config)
+    # A dry run submits nothing: planning with the placeholder is fine. (workflow.dryrun is
+    # still False while the Snakefile is read; the output settings already know.)
+    if not getattr(workflow.output_settings, "dryrun", False):
+        default_resources = workflow.resource_settings.default_resources
+        rge_config.check_slurm_account(getattr(default_resources, "args", None) or [])
 except rge_config.ConfigError as err:
     sys.exit(f"config error: {err}")  # one line, not a dump of the schema
 

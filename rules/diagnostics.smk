@@ -16,7 +16,7 @@ rule leakage_curves:
     resources:
         **resources_for("leakage_curves"),
     params:
-        **stage_params("leakage_curves"),
+        **stage_params("leakage_curves", LAUNCH),
     conda:
         "../workflow/envs/train.yaml"
     log:

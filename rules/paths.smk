@@ -108,6 +108,15 @@ def mmeb_scores(pairs):
     return [out(f"score_mmeb/{r}/{m}.json") for r, m in pairs]
 
 
+def all_metrics():
+    """DVC's metrics file of every active run x mode (data/<study>/metrics/<run>/<mode>.json)."""
+    return [
+        out(f"metrics/{r}/{m}.json")
+        for r in rge_config.active_runs(config)
+        for m in rge_config.run_modes(config, r)
+    ]
+
+
 def run_mode_scores(runs):
     """Every (run, mode) score of ``runs``, each run in all its eval modes."""
     return mmeb_scores((r, m) for r in runs for m in rge_config.run_modes(config, r))

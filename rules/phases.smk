@@ -55,6 +55,7 @@ rule phase_report:
     input:
         all_tables(),
         all_figures(),
+        all_metrics(),
         rules.report.output.report,
 
 

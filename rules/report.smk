@@ -149,3 +149,22 @@ rule report:
         log_for("report"),
     shell:
         STAGE
+
+
+rule metrics:
+    """DVC's metrics: one run x mode's headline scores in % (overall, IND, OOD, meta-tasks)."""
+    input:
+        summary=out("score_mmeb/{run}/{mode}.json"),
+    output:
+        metrics=out("metrics/{run}/{mode}.json"),
+    threads: threads_for("metrics")
+    resources:
+        **resources_for("metrics"),
+    params:
+        **stage_params("metrics", FROM_SRC),
+    conda:
+        "../workflow/envs/report.yaml"
+    log:
+        log_for("metrics", "{run}/{mode}"),
+    shell:
+        STAGE

@@ -219,6 +219,30 @@ def selected(names: Sequence[str], knob: str | None, what: str) -> list[str]:
     return wanted
 
 
+PLACEHOLDER_ACCOUNTS = ("my_project",)  # workflow/profiles/slurm/config.yaml ships this one
+
+
+def check_slurm_account(default_resources: Sequence[str]) -> None:
+    """Refuse the SLURM profile's placeholder account before any job is submitted.
+
+    Args:
+        default_resources: Snakemake's default resources as ``name=value`` strings (the
+            profile's ``default-resources`` or ``--default-resources``).
+    Raises:
+        ConfigError: ``slurm_account`` is still the placeholder (sbatch would refuse every
+            job with a bare "Invalid account", or charge a wrong project).
+    """
+    for item in default_resources:
+        name, _, value = str(item).partition("=")
+        if name.strip() == "slurm_account" and value.strip("'\" ") in PLACEHOLDER_ACCOUNTS:
+            raise ConfigError(
+                f"slurm_account: {value.strip()} is the profile's placeholder; set "
+                "default-resources: slurm_account in workflow/profiles/slurm/config.yaml to "
+                "your account (`sacctmgr show assoc user=$USER`) or pass "
+                "--default-resources slurm_account=<account>"
+            )
+
+
 def train_subsets(config: Mapping) -> list[str]:
     """The training subsets of the study (``tasks.train`` restricted by ``train_subsets=``)."""
     return selected(config["tasks"]["train"], config["train_subsets"], "train_subsets")
@@ -371,6 +395,11 @@ def table_rows(config: Mapping, table: str) -> dict[str, tuple[str, str]]:
             raise ConfigError(f"report.{table}.rows[{i}].label: {row['label']!r}: {err}") from err
         rows[label] = (row["run"], row["mode"])
     return rows
+
+
+def _active_rows(config: Mapping, table: str) -> list[Mapping]:
+    """A row table's config rows whose run is active, in order (``table_rows``' rows)."""
+    return [row for row in config["report"][table]["rows"] if active(config, row["run"])]
 
 
 def table_runs(config: Mapping, table: str) -> list[str]:
@@ -576,6 +605,10 @@ def _score_mmeb(config, wc):
     }  # fmt: skip
 
 
+def _metrics(config, wc):
+    return {"run": wc["run"], "mode": wc["mode"]}
+
+
 def _score_retrieval(config, wc):
     e = config["evaluate"]
     return {
@@ -590,6 +623,15 @@ def _row_table(table):
     def build(config, wc):
         spec = config["report"][table]
         cfg = {"study": config["study"], "rows": table_rows(config, table)}
+        # Templated labels are filled again by the table stage from each run's training
+        # summary: the label shows the settings the run was trained with, not the config's.
+        templates = {}
+        for row in _active_rows(config, table):
+            label = str(row["label"]).format_map(run_config(config, row["run"]))
+            if label != str(row["label"]):
+                templates[label] = str(row["label"])
+        if templates:
+            cfg["label_templates"] = templates
         if "columns" in spec:
             study = eval_tasks(config)
             cfg["columns"] = {k: v for k, v in spec["columns"].items() if k in study}
@@ -648,6 +690,7 @@ SLICES = {
     "embed_eval": _embed_eval,
     "score_mmeb": _score_mmeb,
     "score_retrieval": _score_retrieval,
+    "metrics": _metrics,
     **{t: _row_table(t) for t in ROW_TABLES},
     "table2": _table2,
     "table7": _table7,
@@ -979,6 +1022,8 @@ class ReportView(_View):
     rge_run: str | None = None
     benches: Mapping[str, str] = dataclasses.field(default_factory=dict)
     eval_only_modes: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    # {shown label: template} of rows labelled by their run's trained settings (Table 3)
+    label_templates: Mapping[str, str] = dataclasses.field(default_factory=dict)
     # Figure 4 (not config keys): steps averaged for the note, moving average of the lines
     window: int = 20
     smooth: int = 1

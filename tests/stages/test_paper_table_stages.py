@@ -88,7 +88,8 @@ def test_table1_stage(files, tmp_path):
 def test_meta_task_table_stages(stage, paper, rows, paper_row, files, tmp_path):
     keys = [f"{run}-{mode}" for run, mode in rows.values()]
     keys += [f"train-{run}" for run in dict.fromkeys(r for r, _ in rows.values())]
-    cfg = stage_cfg(stage.__name__.rpartition(".")[2], study="smoke", rows=rows)
+    # hand-made rows: none of the smoke config's labels is templated here
+    cfg = stage_cfg(stage.__name__.rpartition(".")[2], study="smoke", rows=rows, label_templates={})
     stage.main(_argv(cfg, _runs(files, *keys), tmp_path, paper))
     out = _csv(tmp_path)
     first_label = next(iter(rows))
@@ -135,3 +136,19 @@ def test_table7_stage(tmp_path, files):
     ]
     assert len([r for r in rows if r["source"] == "ours"]) == 5 and len(rows) == 13
     assert "ln(candidates) = 3.000" in (tmp_path / "t.md").read_text()
+
+
+def test_table3_labels_show_the_alphas_the_run_trained_with(files, tmp_path):
+    """The config's alpha_1_20 says 1:20, its training summary says alpha_con 40: "1:40"."""
+    write_json(files["train-b"], {"final_con": 0.25, "ln_batch": math.log(8), "objective": "rge",
+                                  "settings": {"alpha_lm": 1.0, "alpha_con": 40.0}})  # fmt: skip
+    cfg = {"study": "smoke", "rows": {"1:20": ["b", "reasoning"], "0 (no LM loss)": ["a", "direct"]},
+           "label_templates": {"1:20": "{alpha_lm:g}:{alpha_con:g}"}}  # fmt: skip
+    ins = _runs(files, "b-reasoning", "a-direct", "train-b", "train-a")
+    table3.main(_argv(cfg, ins, tmp_path, "table03_loss_balance.csv"))
+    labels = [tuple(row.values())[:3] for row in _csv(tmp_path)]
+    # "1:40" has no paper row (the paper has no 1:40); "0 (no LM loss)" is followed by its own
+    assert labels[:3] == [("ours", "1:40", "b (reasoning)"), ("ours", "0 (no LM loss)",
+                          "a (direct)"), ("paper", "0 (no LM loss)", "")]  # fmt: skip
+    unpaired = "paper (reference only: not paired with ours)"
+    assert (unpaired, "1:20", "") in labels and (unpaired, "1:40", "") not in labels

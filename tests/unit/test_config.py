@@ -513,3 +513,14 @@ def test_an_eval_only_run_never_stands_in_a_training_comparison(schema):
             f"runs: {{baseline: {{objective: baseline}}, {entry}}}\n"
             "report: {table3: {rows: [{label: x, run: untrained_backbone, mode: direct}]}}",
         )
+
+
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/smoke.yaml"])
+def test_table15_shows_the_papers_own_two_models_beside_ours(schema, configfile):
+    """Nine paper models beside the synthetic tasks were screens of empty cells."""
+    import csv
+
+    cfg = C.slice_for(C.validate(C.load_yaml(ROOT / configfile), schema), "table15")
+    header = next(csv.reader((ROOT / "config/paper_numbers/table15_mmeb_per_dataset.csv").open()))
+    assert cfg["paper_columns"] == ["Baseline (Qwen2.5-VL-3B)", "RGE (Qwen2.5-VL-3B)"]
+    assert set(cfg["paper_columns"]) <= set(header)

@@ -185,3 +185,24 @@ def test_rationale_stats_weight_by_rationale_count():
     row = "<td>R</td><td>reasoning-direct</td><td>vqa</td><td>2</td><td>40</td><td>15.00</td>"
     assert row + "<td>0.10</td><td>37.50</td>" in out and "<td>all</td>" in out
     assert "<td>b</td>" not in out and examples.rationale_stats_html(scores[2:], {}) == ""
+
+
+def test_curve_legends_sit_below_the_plotting_area():
+    """No curve hides behind a legend: the legend box lies under the axes' box."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rge.report.curves import legend_below
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for k in range(4):
+        ax.plot([0, 1, 2], [k, k + 1, k], label=f"run {k}")
+    legend = legend_below(ax)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box, area = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert box.y1 < area.y0  # entirely under the plotting area (pixels, origin bottom left)
+    assert len(legend.get_texts()) == 4
+    plt.close(fig)

@@ -89,6 +89,11 @@ def _test_profile(dest: Path) -> Path:
     """The shipped profile with this cluster's partition/account and quicker status checks."""
     profile = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())
     profile["default-resources"].update(slurm_partition="debug", slurm_account="rge-ci")
+    # One partition here: the GPU rules' `gpu` partition is this cluster's `debug` too.
+    profile["set-resources"] = [
+        s.replace('slurm_partition="gpu"', 'slurm_partition="debug"')
+        for s in profile.get("set-resources", [])
+    ]
     profile.update({
         "slurm-init-seconds-before-status-checks": 1,  # tiny jobs: poll early
         "slurm-keep-successful-logs": True,  # so the test can read them

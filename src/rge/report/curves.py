@@ -111,7 +111,7 @@ def plot_curve(curve: Curve, title: str) -> bytes:
             style = "--" if key == "ln_batch" else ":"
             axes[0].axhline(value, color="grey", ls=style, lw=1, label=f"{label} = {value:.2f}")
     axes[0].set(xlabel="step", ylabel="loss", title=f"{title}: losses (avg over {window})")
-    axes[0].legend(fontsize=7)
+    legend_below(axes[0])
     if extra:
         _rationale_panel(axes[1], curve, window, title)
     return _png(fig)
@@ -134,7 +134,7 @@ def plot_contrastive(curves: list[Curve], labels: dict[str, str]) -> bytes:
     if ln_b is not None:
         ax.axhline(ln_b, color="grey", ls="--", lw=1, label=f"ln(batch) = {ln_b:.2f}")
     ax.set(xlabel="step", ylabel="InfoNCE", title="contrastive loss by run (moving average)")
-    ax.legend(fontsize=7)
+    legend_below(ax)
     return _png(fig)
 
 
@@ -152,7 +152,18 @@ def _rationale_panel(ax, curve: Curve, window: int, title: str) -> None:
         right.set(ylim=(-0.02, 1.02), ylabel="share")
         handles += right.get_legend_handles_labels()[0]
     ax.set(xlabel="step", title=f"{title}: self-generated rationales")
-    ax.legend(handles=handles, fontsize=7)
+    legend_below(ax, handles)
+
+
+def legend_below(ax, handles: list | None = None):
+    """The axis's legend under its x label, outside the plotting area, so no curve is hidden
+    behind it (``_png`` saves with a tight bounding box that keeps it). Returns the legend."""
+    kwargs = {"handles": handles} if handles is not None else {}
+    n = len(handles if handles is not None else ax.get_legend_handles_labels()[0])
+    return ax.legend(
+        **kwargs, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+        ncol=min(3, max(n, 1)), frameon=False,
+    )  # fmt: skip
 
 
 def _draw(ax, steps: list[int], values: list[float | None], window: int, label: str) -> None:
@@ -168,7 +179,7 @@ def _png(fig) -> bytes:
 
     buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 

@@ -42,6 +42,7 @@ def build_run_table(
     train_summaries: Sequence[str | os.PathLike],
     probe: str | os.PathLike,
     paper: str | os.PathLike,
+    label_templates: Mapping[str, str] | None = None,
 ) -> Table:
     """Read a per-run table's input files and build it with ``build``.
 
@@ -52,6 +53,9 @@ def build_run_table(
         study: the config's study name, printed in the header.
         rows: {label: (run, mode)} in display order (non-empty; the table's
             ``rge.config.ReportView.rows``).
+        label_templates: {label: template} (``rge.config.ReportView.label_templates``): such a
+            row's label is the template filled from its run's training summary ``settings``,
+            e.g. ``"{alpha_lm:g}:{alpha_con:g}"`` -> "1:40".
         summaries: ``score_mmeb`` summary JSONs of every (run, mode) in ``rows``.
         train_summaries: ``train_run`` summary JSONs of every run in ``rows``.
         probe: the backbone report JSON (``pretrain_backbone`` output).
@@ -65,7 +69,48 @@ def build_run_table(
         OSError: an input file cannot be read.
     """
     scores, train, probe_report = read_run_inputs(summaries, train_summaries, probe)
+    rows = parse_rows(rows, f"{name} cfg rows")
+    rows = trained_labels(rows, label_templates or {}, train, name)
     return build(
-        study, parse_rows(rows, f"{name} cfg rows"), scores,
+        study, rows, scores,
         read_csv(paper, list(paper_columns)), probe_report, train, Path(paper).name,
     )  # fmt: skip
+
+
+def trained_labels(
+    rows: Mapping[str, tuple[str, str]],
+    templates: Mapping[str, str],
+    train: Mapping[str, Mapping],
+    name: str = "table",
+) -> dict[str, tuple[str, str]]:
+    """``rows`` with each templated label filled from its run's training summary.
+
+    Args:
+        rows: {label: (run, mode)} in display order.
+        templates: {label: template} for the rows whose label names run settings.
+        train: ``train_run`` summaries by run; their ``settings`` fill the templates.
+        name: the table, for error messages.
+
+    Returns:
+        {label: (run, mode)}, same order; a label shows what the run was trained with.
+
+    Raises:
+        ValueError: a templated row's run has no training summary or its ``settings`` lack a
+            key the template names, or two rows end up with one label.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for label, (run, mode) in rows.items():
+        if label in templates:
+            settings = (train.get(run) or {}).get("settings")
+            if settings is None:
+                raise ValueError(f"{name}: row {label!r}: run {run!r}'s training summary has "
+                                 "no settings to label it with")  # fmt: skip
+            try:
+                label = templates[label].format_map(settings)
+            except (KeyError, ValueError, IndexError) as err:
+                raise ValueError(f"{name}: row label {templates[label]!r} of run {run!r}: "
+                                 f"{err!r} not in its training settings") from err  # fmt: skip
+        if label in out:
+            raise ValueError(f"{name}: two rows labelled {label!r}")
+        out[label] = (run, mode)
+    return out

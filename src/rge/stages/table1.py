@@ -36,7 +36,13 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
         return table1(study, rows, columns, *rest)
 
     table = build_run_table(
-        "table1", build, ["contrastive_pair"], view.study, view.rows, **run_table_files(inputs)
+        "table1",
+        build,
+        ["contrastive_pair"],
+        view.study,
+        view.rows,
+        **run_table_files(inputs),
+        label_templates=view.label_templates,
     )
     return write_table_outputs(table, outputs)
 

@@ -28,7 +28,13 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     columns = ("alpha_lm_to_alpha_con", *META_COLUMNS)
     view = ReportView.from_slice(cfg)
     table = build_run_table(
-        "table3", table3, columns, view.study, view.rows, **run_table_files(inputs)
+        "table3",
+        table3,
+        columns,
+        view.study,
+        view.rows,
+        **run_table_files(inputs),
+        label_templates=view.label_templates,
     )
     return write_table_outputs(table, outputs)
 

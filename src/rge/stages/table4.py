@@ -27,7 +27,13 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     columns = ("contrastive_pair", *META_COLUMNS)
     view = ReportView.from_slice(cfg)
     table = build_run_table(
-        "table4", table4, columns, view.study, view.rows, **run_table_files(inputs)
+        "table4",
+        table4,
+        columns,
+        view.study,
+        view.rows,
+        **run_table_files(inputs),
+        label_templates=view.label_templates,
     )
     return write_table_outputs(table, outputs)
 

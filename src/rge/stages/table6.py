@@ -29,7 +29,13 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     columns = ("model", *META_COLUMNS)
     view = ReportView.from_slice(cfg)
     table = build_run_table(
-        "table6", table6, columns, view.study, view.rows, **run_table_files(inputs)
+        "table6",
+        table6,
+        columns,
+        view.study,
+        view.rows,
+        **run_table_files(inputs),
+        label_templates=view.label_templates,
     )
     return write_table_outputs(table, outputs)
 
