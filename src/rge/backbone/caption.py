@@ -1,8 +1,16 @@
-"""Captioning: LM loss on the canonical scene description given the image and a short instruction.
+"""Captioning: LM loss on the canonical scene description given the image and an instruction.
 
 Fresh scenes every step (seeded), the RGE sequence format of ``rge.model.chat`` with the
 description as the response and ``<emb>`` closing it (so the backbone already ends what it writes
 the way RGE expects). Two learning rates: one for the vision tower + merger, one for the rest.
+
+Prompts vary per example (``varied_prompt``): wording, length (about 1 to 35 words) and layout.
+WHY: with one fixed prompt and ``rope_theta: 10`` the tiny backbone learns to read each image
+column at a fixed relative distance from the token it writes, so it describes a scene only under
+prompts of exactly that length (3 % all-four-correct one word longer, 6 % under the
+``SynObjects`` query prompt; embedded-science-facts §2.3, issue 12 item 1). The benchmark's own
+query prompts are deliberately not in the pool, so the perception probe's per-task prompts test
+generalisation, not recall.
 """
 
 from __future__ import annotations
@@ -28,6 +36,49 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CAPTION_PROMPT = "Name the colour and shape of the left and the right object."
+
+# Instructions of 1-14 words (ours), the canonical one included; a varied prompt is one of them
+# with neutral words around it.
+INSTRUCTIONS: tuple[str, ...] = (
+    CAPTION_PROMPT,
+    "Describe.",
+    "Describe the image.",
+    "What do you see?",
+    "Tell me what is shown here.",
+    "Describe both objects in the picture.",
+    "Which two shapes are in this picture, and what colours do they have?",
+    "Say the colour and the shape of each object, first the left one, then the right one.",
+    "Give the colour and shape of the left and the right shape.",
+    "Write down what is on the left and what is on the right.",
+    "Caption this image.",
+    "List the objects from left to right.",
+)
+FILLER_WORDS: tuple[str, ...] = (
+    "please", "now", "here", "is", "a", "the", "this", "an", "image", "picture", "photo",
+    "look", "at", "carefully", "and", "then", "tell", "me", "question", "task", "next",
+    "quickly", "thanks", "one", "of", "scene", "view", "shown", "above", "below", "first",
+)  # fmt: skip
+MAX_FILLER = 16  # neutral words around the instruction in all (count uniform on 0..MAX_FILLER)
+
+
+def varied_prompt(rng: random.Random, instructions: Sequence[str] = INSTRUCTIONS) -> str:
+    """One captioning prompt: a random instruction with 0-``MAX_FILLER`` filler words in all
+    (count uniform, split at a uniform point into before and after it), the pieces joined by a
+    space or a newline at random.
+
+    Returns the text that follows the image (no image marker). Deterministic given ``rng``.
+    Lengths span 1 to about 30 words, shorter and longer than ``CAPTION_PROMPT`` (11 words); a
+    uniform total keeps short prompts as common as long ones.
+    """
+    words = [rng.choice(FILLER_WORDS) for _ in range(rng.randint(0, MAX_FILLER))]
+    cut = rng.randint(0, len(words))
+    before, after = words[:cut], words[cut:]
+    pieces = [" ".join(before), rng.choice(instructions), " ".join(after)]
+    pieces = [p for p in pieces if p]
+    out = pieces[0]
+    for piece in pieces[1:]:
+        out += rng.choice((" ", "\n")) + piece
+    return out
 
 
 def param_groups(model: PreTrainedModel, lr_vision: float, lr_lm: float) -> list[dict]:
@@ -56,17 +107,24 @@ def caption_pretrain(
     min_lr_ratio: float,
     seed: int,
     prompt: str = CAPTION_PROMPT,
+    vary_prompt: bool = False,
     image_size: int = 112,
     pool: Sequence[dict] | None = None,
 ) -> dict:
     """Train the whole model on scene descriptions for ``steps``; return loss statistics.
 
     Each step draws ``batch_size`` scenes, fresh ones or from ``pool`` (the benchmark's training
-    scenes); the loss is the token mean over the batch's descriptions.
-    Returns {"steps", "first_loss", "final_loss_ema", "seconds"}.
+    scenes); the loss is the token mean over the batch's descriptions. With ``vary_prompt`` every
+    example gets ``varied_prompt`` over ``INSTRUCTIONS`` plus ``prompt``, drawn from a stream of
+    its own (seeded by ``seed``) so the scenes drawn are the same as with one fixed prompt;
+    without it (the default, today's embedded recipe) every example uses ``prompt``. Returns
+    ``{"steps", "first_loss", "final_loss_ema", "seconds", "vary_prompt"}`` (losses: mean LM
+    cross-entropy per response token, nats).
     """
     torch.manual_seed(seed)
     rng = random.Random(seed)
+    prompt_rng = random.Random(f"{seed}:caption-prompt")
+    instructions = INSTRUCTIONS if prompt in INSTRUCTIONS else (*INSTRUCTIONS, prompt)
     opt = torch.optim.AdamW(param_groups(model, lr_vision, lr_lm), weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: warmup_cosine(s, total=steps, warmup=warmup_steps, min_ratio=min_lr_ratio)
@@ -76,7 +134,11 @@ def caption_pretrain(
     bar = tqdm(range(steps), desc="captioning", mininterval=2.0)
     for _ in bar:
         batch, imgs = scene_images(rng, batch_size, image_size, pool)
-        items = [Item(f"{IMAGE_TOKEN} {prompt}", f"s{i}") for i in range(batch_size)]
+        texts = [
+            varied_prompt(prompt_rng, instructions) if vary_prompt else prompt
+            for _ in range(batch_size)
+        ]
+        items = [Item(f"{IMAGE_TOKEN} {t}", f"s{i}") for i, t in enumerate(texts)]
         inputs = build_batch(
             processor, items, [describe_scene(s) for s in batch], load_image=imgs.__getitem__
         )
@@ -91,7 +153,7 @@ def caption_pretrain(
         ema = val if ema is None else 0.9 * ema + 0.1 * val
         bar.set_postfix(loss=f"{ema:.3f}", refresh=False)
     model.eval()
-    stats = {"steps": steps, "first_loss": first, "final_loss_ema": ema}
+    stats = {"steps": steps, "first_loss": first, "final_loss_ema": ema, "vary_prompt": vary_prompt}
     stats["seconds"] = round(time.perf_counter() - t0, 2)
     log.info("captioning: %s", stats)
     return stats

@@ -1,0 +1,133 @@
+"""Prompt-robust captioning (issue 12 item 1): varied prompts, and the multi-prompt probe."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from rge.backbone import caption, probe
+from rge.data.records import IMAGE_TOKEN
+from rge.data.scenes import describe_scene, sample_scene
+
+
+def test_varied_prompt_is_seeded_and_spans_lengths_both_ways():
+    a = [caption.varied_prompt(random.Random(3)) for _ in range(3)]
+    assert a[0] == a[1] == a[2]
+    rng = random.Random(0)
+    drawn = [caption.varied_prompt(rng) for _ in range(600)]
+    words = [len(p.split()) for p in drawn]
+    n_caption = len(caption.CAPTION_PROMPT.split())
+    assert min(words) <= 3 and max(words) >= n_caption + 12
+    assert sum(w < n_caption for w in words) > 100 and sum(w > n_caption for w in words) > 100
+    assert any("\n" in p for p in drawn) and any("\n" not in p for p in drawn)
+    assert all(IMAGE_TOKEN not in p for p in drawn)
+    for instruction in caption.INSTRUCTIONS:  # every wording is used
+        assert any(instruction in p for p in drawn)
+
+
+def _capture_prompts(monkeypatch):
+    seen = []
+    real = caption.build_batch
+
+    def spy(processor, items, responses=None, **kw):
+        seen.extend(it.text for it in items)
+        return real(processor, items, responses, **kw)
+
+    monkeypatch.setattr(caption, "build_batch", spy)
+    return seen
+
+
+@pytest.mark.parametrize("vary", [True, False])
+def test_caption_pretrain_prompts(monkeypatch, vary):
+    from tests.fixtures.tiny_model import small_model
+
+    model, proc = small_model()
+    seen = _capture_prompts(monkeypatch)
+    kw = {"lr_vision": 1e-3, "lr_lm": 1e-3, "batch_size": 4, "warmup_steps": 1}
+    caption.caption_pretrain(model, proc, steps=3, min_lr_ratio=0.1, seed=5, vary_prompt=vary, **kw)
+    assert len(seen) == 12 and all(t.startswith(IMAGE_TOKEN) for t in seen)
+    if vary:
+        rng = random.Random("5:caption-prompt")
+        assert seen == [f"{IMAGE_TOKEN} {caption.varied_prompt(rng)}" for _ in range(12)]
+        assert len(set(seen)) > 6
+    else:
+        assert set(seen) == {f"{IMAGE_TOKEN} {caption.CAPTION_PROMPT}"}
+
+
+def _fake_generate(good_prompts):
+    """A generate() that describes the scene right iff the item's text is in ``good_prompts``;
+    the scene is recovered from the image the probe rendered."""
+    calls = []
+
+    def fake(model, processor, items, *, max_new_tokens, load_image):
+        out = []
+        for it in items:
+            calls.append(it.text)
+            scene = _SCENES_BY_IMAGE[load_image(it.image).tobytes()]
+            out.append(describe_scene(scene) if it.text in good_prompts else _WRONG)
+        return out
+
+    return fake, calls
+
+
+_SCENES_BY_IMAGE: dict = {}
+_WRONG = "left is red circle , right is red circle ."  # two objects never share a colour
+
+
+def _register(scenes):
+    from rge.data.scenes import render_scene
+
+    for s in scenes:
+        _SCENES_BY_IMAGE[render_scene(s, 112).tobytes()] = s
+
+
+def test_prompt_probe_scores_each_prompt_and_gates_on_the_in_domain_minimum(monkeypatch):
+    rng = random.Random(11)
+    pool = [sample_scene(rng) for _ in range(12)]
+    rows = [(f"{IMAGE_TOKEN}\nrow {i}\n", sample_scene(rng)) for i in range(8)]
+    _register(pool + [s for _, s in rows])
+    good = {f"{IMAGE_TOKEN} good", f"{IMAGE_TOKEN} also good", rows[0][0], rows[1][0]}
+    fake, calls = _fake_generate(good)
+    monkeypatch.setattr(probe, "generate", fake)
+    prompts = {
+        "a": "good",
+        "b": ["good", "bad"],  # alternates over the 10 scenes: 5 right
+        "c": "bad",
+        "rows": rows,  # 4 of the 8 rows sampled; how many of rows 0 and 1 depends on the seed
+    }
+    out = probe.prompt_probe(
+        torch.nn.Identity(), None, prompts, in_domain=["a", "b"], n_scenes=10, seed=2,
+        batch_size=3, pool=pool,
+    )  # fmt: skip
+    p = out["prompts"]
+    assert p["a"]["all_correct"] == 1.0 and p["a"]["accuracy"]["right_shape"] == 1.0
+    assert p["b"]["all_correct"] == 0.5 and p["c"]["all_correct"] == 0.0
+    # _WRONG: left colour right exactly where the scene's left object is red
+    sampled = random.Random(2).sample(pool, 10)
+    red = sum(s["left"]["color"] == "red" for s in sampled) / 10
+    assert p["c"]["accuracy"]["left_color"] == pytest.approx(red)
+    picked = random.Random("2:rows").sample(rows, 8)
+    assert p["rows"]["n_scenes"] == 8
+    assert p["rows"]["all_correct"] == pytest.approx(2 / 8)
+    assert [t for t in calls if "row" in t] == [t for t, _ in picked]  # marker kept as given
+    assert (out["min_in_domain"], out["min_in_domain_prompt"]) == (0.5, "b")
+    assert out["in_domain"] == ["a", "b"]
+
+
+def test_prompt_probe_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="in_domain"):
+        probe.prompt_probe(None, None, {"a": "x"}, in_domain=["z"], n_scenes=1, seed=0)
+    with pytest.raises(ValueError, match="in_domain"):
+        probe.prompt_probe(None, None, {"a": "x"}, in_domain=[], n_scenes=1, seed=0)
+    with pytest.raises(ValueError, match="empty"):
+        probe.prompt_probe(
+            torch.nn.Identity(), None, {"a": []}, in_domain=["a"], n_scenes=1, seed=0
+        )
+
+
+def test_length_prompts_are_outside_the_pretraining_pool():
+    words = sorted(len(p.split()) for p in probe.LENGTH_PROMPTS.values())
+    assert len(words) >= 3 and words[0] < 11 < words[-1]
+    assert not set(probe.LENGTH_PROMPTS.values()) & set(caption.INSTRUCTIONS)
