@@ -469,6 +469,55 @@ def test_embed_eval_real_tiny_model_reasoning(tmp_path):
     ]
 
 
+def test_embed_eval_real_tiny_model_reasoning_same_scores_under_either_engine(
+    tmp_path, monkeypatch
+):
+    """The generation block reaches reasoning mode; both engines give the same scores (~10 s)."""
+    import rge.model.reasoning as reasoning
+    from rge.backbone.tiny import build_tiny
+    from rge.model.factory import save_pretrained
+    from rge.model.vision_attention import VISION_ATTENTION
+
+    real, seen = reasoning.embed_reasoning, []
+
+    def spy(model, *args, **kwargs):
+        vision = model.config.vision_config._attn_implementation
+        seen.append(
+            (kwargs["generation"].engine, vision, model.config.text_config._attn_implementation)
+        )
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(reasoning, "embed_reasoning", spy)
+
+    pixels = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}
+    model, processor = build_tiny({}, seed=0, **pixels)
+    save_pretrained(model, processor, tmp_path / "model")
+    runs = {}
+    for engine in ("dynamic", "static"):
+        cfg = cfg_for(
+            "toy",
+            mode="reasoning",
+            max_new_tokens=4,
+            **pixels,
+            generation={"engine": engine, "cap": "last_token", "length_buckets": 2},
+        )
+        score = eval_main(eval_args(tmp_path, "toy", cfg))  # fmt: skip
+        out = tmp_path / "out"
+        runs[engine] = (score, read_jsonl(out / "toy.predictions.jsonl"),
+                        read_jsonl(out / "toy.rationales.jsonl"))  # fmt: skip
+        assert score["decoding"] == {"engine": engine, "decoding": "greedy", "cap": "last_token"}
+    # the block's engine ran, the vision tower with one attention call per layer, text on sdpa
+    assert seen == [(e, VISION_ATTENTION, "sdpa") for e in ("dynamic", "static")]
+    (dyn, dyn_preds, dyn_recs), (sta, sta_preds, sta_recs) = runs["dynamic"], runs["static"]
+    assert {k: v for k, v in sta.items() if k != "decoding"} == {
+        k: v for k, v in dyn.items() if k != "decoding"
+    }
+    assert sta_recs == dyn_recs and [p["pred"] for p in sta_preds] == [p["pred"] for p in dyn_preds]
+    assert [p["gt_score"] for p in sta_preds] == pytest.approx(
+        [p["gt_score"] for p in dyn_preds], abs=1e-5
+    )
+
+
 def test_embed_eval_scores_every_task_of_a_run_in_one_job(tmp_path):
     cfg = cfg_for("syn_a")
     cfg["tasks"]["syn_b"] = {"meta_task": "retrieval", "split": "OOD"}

@@ -171,6 +171,36 @@ def test_rge_q_self_run_logs_its_parts_and_resumes_to_the_same_weights(
     assert [r["loss"] for r in cut_rows] == [r["loss"] for r in rows]
 
 
+def test_rge_q_self_run_has_the_same_losses_under_either_engine(
+    setup, rationale_files, tmp_path, monkeypatch
+):
+    """Generation hands training only token ids: the engines must give identical steps."""
+    import rge.model.reasoning as reasoning
+
+    real, seen = reasoning.generate_rationales, []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["generation"].engine)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reasoning, "generate_rationales", spy)
+    rows = {}
+    for engine in ("dynamic", "static"):
+        out = tmp_path / engine
+        summary = train_run.main(
+            _rge_argv(setup, rationale_files, out, max_steps=3, generation={"engine": engine})
+        )
+        assert summary["settings"]["generation"] == {"engine": engine}
+        rows[engine] = [json.loads(r) for r in (out / "log.jsonl").read_text().splitlines()]
+    keys = ("loss", "lm", "con", "self_tokens", "forced_emb", "grad_norm")
+    assert [[r[k] for k in keys] for r in rows["static"]] == [
+        [r[k] for k in keys] for r in rows["dynamic"]
+    ]
+    assert seen == ["dynamic"] * 3 + ["static"] * 3  # one generation call per step
+    dyn, sta = _weights(tmp_path / "dynamic" / "model"), _weights(tmp_path / "static" / "model")
+    assert all(torch.equal(dyn[k], sta[k]) for k in dyn)
+
+
 def test_rge_run_without_a_rationale_for_a_row_names_it(setup, rationale_files, tmp_path):
     with pytest.raises(KeyError, match="no oracle rationale for key"):
         train_run.main(_rge_argv(setup, rationale_files[:1], tmp_path, pair="q"))

@@ -10,6 +10,7 @@ import torch
 from rge.backbone import probe
 from rge.data.records import Item
 from rge.data.scenes import ATTRIBUTES, describe_scene, sample_scene
+from rge.model.generation import GenerationSettings
 from tests.fixtures.tiny_model import scene_items, small_model
 
 
@@ -17,7 +18,8 @@ def _fake_generate(transform):
     """A generate() that writes ``transform(scene)`` for the scenes the probe draws."""
     state = {}
 
-    def fake(model, processor, items, *, max_new_tokens, load_image):
+    def fake(model, processor, items, *, max_new_tokens, load_image, generation=None):
+        state.setdefault("generation", []).append(generation)
         scenes = state["scenes"][: len(items)]
         del state["scenes"][: len(items)]
         return [transform(s) for s in scenes]
@@ -76,3 +78,35 @@ def test_generate_stops_and_drops_special_tokens():
     # greedy and left-padded: a row's text does not depend on the rest of the batch
     alone = probe.generate(model, proc, items[1:2], max_new_tokens=5, load_image=load)
     assert alone == texts[1:2]
+
+
+def test_probe_hands_the_generation_settings_to_every_batch(monkeypatch):
+    fake, state = _fake_generate(describe_scene)
+    state["scenes"] = _probe_scenes(10, 7)
+    monkeypatch.setattr(probe, "generate", fake)
+    settings = GenerationSettings(engine="static", cap="last_token")
+    probe.perception_probe(torch.nn.Identity(), None, n_scenes=10, seed=7, prompt="p",
+                           batch_size=4, generation=settings)  # fmt: skip
+    assert state["generation"] == [settings] * 3  # batches of 4, 4, 2
+
+
+def test_generate_writes_the_same_text_under_either_engine():
+    model, proc = small_model()
+    items, _, load = scene_items(3)
+    items = items + [Item("text only")]
+    texts = {
+        engine: probe.generate(
+            model,
+            proc,
+            items,
+            max_new_tokens=5,
+            load_image=load,
+            generation=GenerationSettings(engine=engine),
+        )  # fmt: skip
+        for engine in ("dynamic", "static")
+    }
+    assert (
+        texts["static"]
+        == texts["dynamic"]
+        == probe.generate(model, proc, items, max_new_tokens=5, load_image=load)
+    )

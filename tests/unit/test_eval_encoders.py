@@ -41,8 +41,9 @@ def test_identity_names_every_setting():
         ';max_new_tokens=128;decoding={"cap": "last_token", "decoding": "checkpoint"}'
     )
     # defaults are spelled out, so an old-style call still names its decoding
-    assert 'decoding={"cap": "force_emb", "decoding": "greedy"}' in cache_identity(
-        "fp", "reasoning", **BASE, max_new_tokens=8
+    assert (
+        'decoding={"cap": "force_emb", "decoding": "greedy", "engine": "dynamic"}'
+        in cache_identity("fp", "reasoning", **BASE, max_new_tokens=8)
     )
     # every field changes the key; decoding only matters in reasoning mode
     for key, value in (

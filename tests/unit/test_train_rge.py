@@ -163,3 +163,31 @@ def test_config_validation_and_registry():
         RgeObjective(alpha_lm=0, alpha_con=0)
     with pytest.raises(ValueError, match="alpha"):
         RgeObjective(alpha_lm=-1)
+
+
+def test_q_self_generates_as_the_generation_block_says(setup):
+    from rge.model.generation import GenerationSettings
+    from rge.train.run import build_objective
+
+    model, processor, pairs, oracle = setup
+    got = []
+
+    def gen(model, processor, items, *, max_new_tokens, batch_size=None, **how):
+        got.append(how)
+        return fixed_generator()(model, processor, items, max_new_tokens=max_new_tokens)
+
+    c = {"objective": "rge", "pair": "q_self", "seed": 3, "dtype": "float32",
+         "attn_implementation": "sdpa", "max_new_tokens": 6, "temperature": 0.1,
+         "generation": {"engine": "static", "cap": "last_token", "dtype": "bfloat16",
+                        "attn_implementation": "auto"}}  # fmt: skip
+    obj = build_objective(c, oracle)
+    # the training job's own dtype and attention, not the evaluation's
+    want = GenerationSettings(engine="static", cap="last_token")
+    assert obj.generation == want and obj.seed == 3
+    obj.generate_fn = gen
+    obj(model, processor, pairs)
+    assert got == [{"generation": want, "seed": 3}]
+    # a mapping given straight to the objective is read as the block
+    assert RgeObjective(generation={"engine": "static"}).generation.engine == "static"
+    with pytest.raises(ValueError, match="generation.engine"):
+        RgeObjective(generation={"engine": "fast"})

@@ -20,6 +20,7 @@ from rge.backbone.tiny import build_tiny
 from rge.backbone.warmup import vision_warmup
 from rge.data.synthetic import read_sidecar
 from rge.model.factory import load_pretrained, save_pretrained
+from rge.model.generation import GenerationSettings
 
 if TYPE_CHECKING:
     from rge.config import BackboneView, PretrainView
@@ -123,8 +124,20 @@ def _pretrain(model, processor, pre: PretrainView, seed: int, pool: list[dict] |
     return warm, cap
 
 
-def _probe(model, processor, pre: PretrainView, seed: int, pool: list[dict] | None) -> dict:
-    """(3) the perception probe: greedy descriptions of held-out scenes, scored per attribute."""
+def probe_generation(cfg: BackboneView, model) -> GenerationSettings:
+    """The ``generation:`` block of the backbone slice (None: the defaults) as settings, with
+    the dtype and attention implementation ``model`` actually runs with."""
+    block = cfg.generation.as_dict() if cfg.generation is not None else {}
+    return GenerationSettings.from_dict({
+        **block, "dtype": str(model.dtype).removeprefix("torch."),
+        "attn_implementation": model.config.text_config._attn_implementation,
+    })  # fmt: skip
+
+
+def _probe(model, processor, cfg: BackboneView, pool: list[dict] | None) -> dict:
+    """(3) the perception probe: descriptions of held-out scenes (decoded as the ``generation``
+    block says; greedy by default), scored per attribute."""
+    pre, seed = cfg.pretrain, cfg.seed
     return perception_probe(
         model,
         processor,
@@ -136,6 +149,7 @@ def _probe(model, processor, pre: PretrainView, seed: int, pool: list[dict] | No
         n_examples=pre.probe_examples,
         image_size=pre.image_size,
         pool=pool,
+        generation=probe_generation(cfg, model),
     )
 
 
@@ -170,7 +184,7 @@ def run_tiny(cfg: BackboneView, model_dir: Path, scenes_root: Path | None = None
     warm, cap = _pretrain(model, processor, pre, seed, train_pool)
     times["warmup"], times["caption"] = warm["seconds"], cap["seconds"]
     t1 = time.perf_counter()
-    probe = _probe(model, processor, pre, seed, probe_pool)
+    probe = _probe(model, processor, cfg, probe_pool)
     times["probe"] = time.perf_counter() - t1
     save_pretrained(model, processor, model_dir)
     times["total"] = time.perf_counter() - t0

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from PIL.Image import Image
     from transformers import PreTrainedModel, Qwen2_5_VLProcessor
 
+    from rge.model.generation import GenerationSettings
+
 # Prompts of three lengths around the captioning prompt (11 words), in wording the pretraining
 # pool (rge.backbone.caption.INSTRUCTIONS) does not contain: 3, 12 and 24 words.
 LENGTH_PROMPTS: dict[str, str] = {
@@ -51,14 +53,17 @@ def generate(
     *,
     max_new_tokens: int,
     load_image: Callable[[str], Image],
+    generation: GenerationSettings | None = None,
 ) -> list[str]:
-    """Greedy continuations (special tokens dropped) of ``items``, stopping at ``<emb>``.
+    """Continuations (special tokens dropped) of ``items``, stopping at ``<emb>``.
 
-    The shared decode loop of reasoning mode (``rge.model.reasoning``), decoded for reading.
+    The shared decode loop of reasoning mode (``rge.model.reasoning``), decoded for reading;
+    ``generation`` picks its engine and decoding (None: dynamic, greedy).
     """
     rationales = generate_rationales(
-        model, processor, items, max_new_tokens=max_new_tokens, load_image=load_image
-    )
+        model, processor, items, max_new_tokens=max_new_tokens, load_image=load_image,
+        generation=generation,
+    )  # fmt: skip
     return processor.tokenizer.batch_decode(
         [list(r.token_ids) for r in rationales], skip_special_tokens=True
     )
@@ -76,6 +81,7 @@ def perception_probe(
     n_examples: int = 5,
     image_size: int = 112,
     pool: Sequence[dict] | None = None,
+    generation: GenerationSettings | None = None,
 ) -> dict:
     """Describe ``n_scenes`` held-out scenes; return accuracy per attribute and a few examples.
 
@@ -84,7 +90,8 @@ def perception_probe(
     The descriptions are parsed (``rge.data.scenes.parse_description``); an attribute the text
     does not name counts as wrong. Returns {"n_scenes", "accuracy": {attribute: fraction},
     "examples": [{"truth", "generated"}]}; the stage compares the accuracies with the config's
-    ``probe_threshold`` (DESIGN §11: the gate before any finding).
+    ``probe_threshold`` (DESIGN §11: the gate before any finding). ``generation``: the
+    ``generation:`` block's settings (None: dynamic engine, greedy).
     """
     model.eval()
     rng = random.Random(seed)
@@ -102,8 +109,9 @@ def perception_probe(
             batch, imgs = scene_images(rng, n, image_size)
         items = [Item(f"{IMAGE_TOKEN} {prompt}", f"s{i}") for i in range(len(batch))]
         texts = generate(
-            model, processor, items, max_new_tokens=max_new_tokens, load_image=imgs.__getitem__
-        )
+            model, processor, items, max_new_tokens=max_new_tokens,
+            load_image=imgs.__getitem__, generation=generation,
+        )  # fmt: skip
         for scene, text in zip(batch, texts, strict=True):
             truth, got = scene_attributes(scene), parse_description(text)
             for a in ATTRIBUTES:

@@ -1,8 +1,10 @@
 """Encoders backed by a saved model directory, and the model fingerprint that keys the cache.
 
 ``model_encoders`` returns the factory ``encoder_for(mode, side)`` that the MMEB and retrieval
-evaluations take. The model is loaded once, on first use. Modes: ``direct`` (input + assistant
-header + ``<emb>``) and ``reasoning`` (greedy rationale, then ``<emb>``; ``rge.model.reasoning``).
+evaluations take. The model is loaded once, on first use, its vision tower routed to one
+attention call per layer (``rge.model.vision_attention``). Modes: ``direct`` (input + assistant
+header + ``<emb>``) and ``reasoning`` (a rationale, then ``<emb>``; ``rge.model.reasoning``, as
+the ``generation:`` block configures it).
 Which side reasons (query by default, target too for paper Table 7) is the caller's choice of
 mode per side. A reasoning encoder keeps every item's rationale, so the stages can write them
 and their statistics (``rationale_records``, ``rationale_stats``).
@@ -60,9 +62,13 @@ class RationaleEncoder(Encoder, Protocol):
     rationales: Mapping[ItemKey, Rationale]
 
 
-# the decoding settings the code applied before they were configurable (plain greedy, <emb>
-# forced at the cap); the identity of a reasoning side states them even when not passed
-DEFAULT_DECODING: Mapping[str, Any] = {"decoding": "greedy", "cap": "force_emb"}
+# the reasoning-mode settings when none are passed: GenerationSettings' defaults (the dynamic
+# engine, plain greedy, <emb> forced at the cap); a reasoning side's identity always states them
+DEFAULT_DECODING: Mapping[str, Any] = {
+    "engine": "dynamic",
+    "decoding": "greedy",
+    "cap": "force_emb",
+}
 
 
 ATTN_IMPLEMENTATIONS = ("flash_attention_2", "sdpa", "eager")
@@ -330,7 +336,7 @@ def model_encoders(
         attn_implementation: transformers attention implementation ("sdpa",
             "flash_attention_2", "eager").
         reasoning_options: extra keyword arguments of ``rge.model.reasoning.embed_reasoning``
-            (decoding and cap settings, as the config names them); None = its defaults.
+            (``generation``: a ``GenerationSettings``; ``seed``); None = its defaults.
         revision: hub revision when ``model_dir`` is a hub id.
 
     One encoder per mode, shared by both sides; the reasoning one is a ``ReasoningEncoder``.
@@ -353,6 +359,11 @@ def model_encoders(
                 min_pixels=min_pixels,
                 max_pixels=max_pixels,
             )
+            from rge.model.vision_attention import use_vision_varlen
+
+            # one attention call per vision layer instead of one per window (the text model
+            # keeps ``attn_implementation``); equal to the per-window path within float error
+            use_vision_varlen(loaded["model"][0])
         return loaded["model"]
 
     def direct(items: list[Item], side: str) -> np.ndarray:

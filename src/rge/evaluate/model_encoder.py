@@ -15,8 +15,26 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from rge.evaluate.encoders import DEFAULT_DECODING, model_encoders, resolve_attn_implementation
+from rge.evaluate.encoders import model_encoders, resolve_attn_implementation
 from rge.evaluate.retrieval import EncoderFactory
+from rge.model.generation import GenerationSettings
+
+
+def generation_settings(cfg: Mapping) -> GenerationSettings:
+    """The slice's ``generation:`` block as settings, its ``attn_implementation`` resolved.
+
+    Args:
+        cfg: the evaluation config slice; reads ``generation`` (absent or {} = the defaults of
+            ``GenerationSettings``; ``attn_implementation`` "auto" = flash-attention-2 when
+            installed, else sdpa).
+
+    Raises:
+        ValueError: an unknown key or value (``GenerationSettings.from_dict``); ImportError:
+            see ``resolve_attn_implementation``.
+    """
+    gen = dict(cfg.get("generation") or {})
+    attn = resolve_attn_implementation(gen.get("attn_implementation", "sdpa"))
+    return GenerationSettings.from_dict({**gen, "attn_implementation": attn})
 
 
 def encoding_settings(cfg: Mapping) -> dict[str, Any]:
@@ -24,26 +42,26 @@ def encoding_settings(cfg: Mapping) -> dict[str, Any]:
 
     Args:
         cfg: the evaluation config slice; reads ``prompt_protocol`` (default "mmeb") and
-            ``generation`` (``dtype``, default "float32"; ``attn_implementation``, default
-            "sdpa", "auto" = flash-attention-2 when installed, else sdpa).
+            ``generation`` (see ``generation_settings``).
 
     Returns:
         {"prompt_protocol", "dtype", "attn_implementation" (resolved), "decoding"}:
-        ``decoding`` is what reasoning mode applies (``DEFAULT_DECODING``: greedy, ``<emb>``
-        forced at the budget; the ``generation`` block's ``decoding``/``cap`` choices are not
-        applied by ``rge.model.reasoning.embed_reasoning`` on this branch, so the record says
-        what ran, not what was asked).
+        ``decoding`` is what reasoning mode applies, {"engine", "decoding", "cap"} of the
+        ``generation`` block (the checkpoint's own ``generation_config``, which ``decoding:
+        checkpoint`` follows, is part of the model's fingerprint).
 
     Raises:
-        ValueError / ImportError: see ``resolve_attn_implementation``.
+        ValueError / ImportError: see ``generation_settings``.
     """
-    gen = cfg.get("generation") or {}
+    settings = generation_settings(cfg)
     return {
         "prompt_protocol": cfg.get("prompt_protocol", "mmeb"),
-        "dtype": gen.get("dtype", "float32"),
-        "attn_implementation": resolve_attn_implementation(gen.get("attn_implementation", "sdpa")),
-        "decoding": dict(DEFAULT_DECODING),
-    }
+        "dtype": settings.dtype,
+        "attn_implementation": settings.attn_implementation,
+        "decoding": {
+            "engine": settings.engine, "decoding": settings.decoding, "cap": settings.cap,
+        },
+    }  # fmt: skip
 
 
 def model_encoder_factory(model_dir: str | os.PathLike, cfg: Mapping) -> EncoderFactory:
@@ -53,8 +71,8 @@ def model_encoder_factory(model_dir: str | os.PathLike, cfg: Mapping) -> Encoder
         model_dir: a directory written by ``rge.model.factory.save_pretrained``.
         cfg: the evaluation config slice; reads ``min_pixels``, ``max_pixels``, ``batch_size``
             (required), ``max_new_tokens`` (the reasoning budget, ``<emb>`` included;
-            default None, which only direct mode allows) and the keys of
-            ``encoding_settings``.
+            default None, which only direct mode allows), ``seed`` (of sampling, when the
+            ``generation`` block allows it; default 0) and the keys of ``encoding_settings``.
 
     Returns:
         ``encoder_for(mode, side) -> encode(items, side)``; ``encode`` returns the items'
@@ -63,13 +81,14 @@ def model_encoder_factory(model_dir: str | os.PathLike, cfg: Mapping) -> Encoder
     Raises:
         KeyError: a required key is missing from ``cfg``.
     """
-    settings = encoding_settings(cfg)
+    settings = generation_settings(cfg)
     return model_encoders(
         model_dir,
         min_pixels=cfg["min_pixels"],
         max_pixels=cfg["max_pixels"],
         batch_size=cfg["batch_size"],
         max_new_tokens=cfg.get("max_new_tokens"),
-        dtype=settings["dtype"],
-        attn_implementation=settings["attn_implementation"],
+        dtype=settings.dtype,
+        attn_implementation=settings.attn_implementation,
+        reasoning_options={"generation": settings, "seed": int(cfg.get("seed", 0))},
     )

@@ -21,8 +21,12 @@ Config keys (cfg slice):
     check_images (bool, default false): open every image header while loading (slow) or only
         check existence.
     prompt_protocol (str, default "mmeb"): "mmeb" | "rge_release" (the release's rewrites).
-    generation (dict, optional): ``dtype`` ("float32"), ``attn_implementation`` ("sdpa";
-        "auto" = flash-attention-2 when installed, else sdpa): how the model is loaded.
+    generation (dict, optional): the ``generation:`` block (``rge.model.generation
+        .GenerationSettings``): ``dtype`` ("float32"), ``attn_implementation`` ("sdpa";
+        "auto" = flash-attention-2 when installed, else sdpa): how the model is loaded;
+        ``engine``, ``decoding``, ``cap`` (recorded as the score's ``decoding``),
+        ``sync_every``, ``compile``, ``length_buckets``, ``allow_sampling``: reasoning mode.
+    seed (int, default 0): seeds reasoning-mode sampling, when ``allow_sampling`` permits it.
     cache_dir (str | null, default null): root of the on-disk embedding cache shared across
         tasks and reruns (keyed by model fingerprint + mode + resolution); null = memory only.
         Only direct-mode sides use it (a direct-mode side of a reasoning run shares the direct

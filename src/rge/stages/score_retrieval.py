@@ -17,8 +17,8 @@ Config keys (cfg slice):
     caption_template (str, default "{caption}"): how a caption becomes the text side.
     ks (list[int], default [1, 5, 10]).
     prompt_protocol (str, default "mmeb"): "rge_release" adds the release's trailing newline
-        (it has no table entry for Flickr/COCO); generation (dict, optional): dtype,
-        attn_implementation, as in ``embed_eval``.
+        (it has no table entry for Flickr/COCO); generation (dict, optional) and
+        seed (int, default 0): as in ``embed_eval``.
 
 Inputs:
     model: the model directory.

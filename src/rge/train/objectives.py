@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import torch
 
 from rge.data.records import Item, TrainPair
+from rge.model.generation import GenerationSettings
 from rge.train.gradcache import Encoded, cached_backward
 from rge.train.losses import GatherFn, info_nce, local_gather
 
@@ -420,6 +421,10 @@ class RgeObjective(_Core):
         gather_fn: cross-device gather of candidates. With several processes the LM mean is
             each rank's own token-weighted mean (ranks average their gradients).
         generate_fn: ``generate_rationales``-compatible generator (default: the greedy one).
+        generation: how the self rationale is generated (the ``generation:`` block: engine,
+            decoding, cap; a mapping is read with ``GenerationSettings.from_dict``); None =
+            the defaults, and ``generate_fn`` is then called without ``generation``/``seed``.
+        seed: seeds sampling, when ``generation`` allows it (every batch draws from this seed).
         perturb: ``none`` | ``wrong_target`` | ``wrong_query``: diagnostic perturbation of every
             batch (``perturb_pairs``), for the paper's Fig. 4; ``none`` trains normally.
         perturb_seed: seed of the perturbation's derangements.
@@ -438,8 +443,12 @@ class RgeObjective(_Core):
     generate_fn: Callable[..., list] | None = field(default=None, repr=False, compare=False)
     perturb: str = "none"
     perturb_seed: int = 0
+    generation: GenerationSettings | None = None
+    seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.generation is not None and not isinstance(self.generation, GenerationSettings):
+            self.generation = GenerationSettings.from_dict(self.generation)
         if self.pair not in PAIRS:
             raise ValueError(f"rge objective: unknown pair {self.pair!r}; use one of {PAIRS}")
         if self.perturb not in PERTURBATIONS:
@@ -498,16 +507,19 @@ class RgeObjective(_Core):
     def _generate(
         self, model: PreTrainedModel, processor: ProcessorMixin, pairs: Sequence[TrainPair]
     ) -> list:
-        """Self rationales, greedy and without grad, in generation batches of ``chunk_size``."""
+        """Self rationales without grad, in generation batches of ``chunk_size``, as
+        ``generation`` says (default: the dynamic engine, greedy)."""
         gen = self.generate_fn
         if gen is None:
             from rge.model.reasoning import generate_rationales as gen
+        # only a configured objective passes the settings: generate_fn stand-ins need not know them
+        how = {} if self.generation is None else {"generation": self.generation, "seed": self.seed}
         was_training = model.training
         try:
             with torch.no_grad():
                 return gen(
                     model, processor, [p.query for p in pairs],
-                    max_new_tokens=self.max_new_tokens, batch_size=self.chunk_size or None,
+                    max_new_tokens=self.max_new_tokens, batch_size=self.chunk_size or None, **how,
                 )  # fmt: skip
         finally:
             model.train(was_training)

@@ -22,6 +22,7 @@ import torch
 from rge.data.mmeb import read_train_records
 from rge.data.records import TrainPair
 from rge.io import write_json, write_text
+from rge.model.generation import GenerationSettings
 from rge.train.loop import LoopSettings, train
 from rge.train.objectives import Objective, make_objective
 
@@ -106,7 +107,7 @@ def build_objective(c: dict, rationales: dict[str, str]) -> Objective:
 
     Args:
         c: the run's settings (e.g. a slice merged over ``DEFAULTS``); the objective reads the
-            keys it declares.
+            keys it declares; ``generation`` as ``generation_settings`` reads it.
         rationales: ``{row key: oracle rationale}`` (may be empty when none is needed).
 
     Returns:
@@ -119,10 +120,24 @@ def build_objective(c: dict, rationales: dict[str, str]) -> Objective:
     from rge.train.distributed import world
     from rge.train.losses import dist_gather
 
-    runtime: dict[str, Any] = {"rationales": rationales}
+    runtime: dict[str, Any] = {"rationales": rationales, "generation": generation_settings(c)}
     if world()[1] > 1:
         runtime["gather_fn"] = dist_gather
     return make_objective(c["objective"], c, **runtime)
+
+
+def generation_settings(c: dict) -> GenerationSettings:
+    """The ``generation:`` block of a training job (absent = the defaults), with the dtype and
+    attention implementation the job loads its model with (``c["dtype"]``,
+    ``c["attn_implementation"]``: ``RUNTIME``), not the evaluation's.
+
+    Raises:
+        ValueError: an unknown key or value in the block.
+    """
+    block = dict(c.get("generation") or {})
+    return GenerationSettings.from_dict(
+        {**block, "dtype": c["dtype"], "attn_implementation": c["attn_implementation"]}
+    )
 
 
 def select_pairs(pairs: list[TrainPair], keys: list[str], source: Path) -> list[TrainPair]:
