@@ -595,6 +595,7 @@ def _embed_eval(config, wc):
         "batch_size": e["batch_size"], "max_new_tokens": e["max_new_tokens"],
         "cache_dir": e["cache_dir"] or None, **_pixels(config),
         "prompt_protocol": e["prompt_protocol"], "generation": config["generation"],
+        "seed": config["seed"],  # seeds reasoning-mode sampling (generation.allow_sampling)
     }  # fmt: skip
 
 
@@ -616,6 +617,7 @@ def _score_retrieval(config, wc):
         "target_mode": wc["tmode"], "batch_size": e["batch_size"],
         "max_new_tokens": e["max_new_tokens"], **_pixels(config),
         "prompt_protocol": e["prompt_protocol"], "generation": config["generation"],
+        "seed": config["seed"],  # seeds reasoning-mode sampling (generation.allow_sampling)
     }  # fmt: skip
 
 
@@ -865,6 +867,7 @@ class EvaluationView(_View):
     min_pixels: int
     max_pixels: int
     prompt_protocol: str
+    seed: int
     mode: str | None = None
     query_mode: str | None = None
     target_mode: str | None = None

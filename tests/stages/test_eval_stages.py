@@ -79,7 +79,7 @@ def eval_args(tmp_path: Path, task: str, cfg: dict) -> list[str]:
 def cfg_for(task: str, **extra) -> dict:
     spec = {"meta_task": extra.pop("meta_task", "vqa"), "split": extra.pop("split", "IND")}
     return {"run": "r1", "mode": "direct", "tasks": {task: spec},
-            "batch_size": 2, "min_pixels": 64, "max_pixels": 256, **extra}  # fmt: skip
+            "batch_size": 2, "min_pixels": 64, "max_pixels": 256, "seed": 0, **extra}  # fmt: skip
 
 
 def eval_main(args: list[str], **kw) -> dict:
@@ -230,7 +230,7 @@ def test_score_retrieval(tmp_path):
 
     (tmp_path / "model").mkdir()
     cfg = {"run": "r1", "bench": "toy", "query_mode": "direct", "target_mode": "direct",
-           "batch_size": 2, "min_pixels": 64, "max_pixels": 256, "ks": [1, 2]}  # fmt: skip
+           "batch_size": 2, "min_pixels": 64, "max_pixels": 256, "ks": [1, 2], "seed": 0}  # fmt: skip
     args = ["--cfg", json.dumps(cfg), "--input", f"model={tmp_path / 'model'}",
             "--input", f"data={tmp_path}", "--output", f"score={tmp_path / 's.json'}"]  # fmt: skip
     out = score_retrieval.main(args, set_loader=lambda d: rs, encoders=Enc())
@@ -392,7 +392,7 @@ def test_score_retrieval_reasoning_writes_rationales(tmp_path):
     fake = FakeReasoningEncoders()
     (tmp_path / "model").mkdir()
     cfg = {"run": "r1", "bench": "toy", "query_mode": "reasoning", "target_mode": "direct",
-           "max_new_tokens": 5, "batch_size": 2, "min_pixels": 64, "max_pixels": 256,
+           "max_new_tokens": 5, "batch_size": 2, "min_pixels": 64, "max_pixels": 256, "seed": 0,
            "image_text": "<|image_1|> a picture", "ks": [1]}  # fmt: skip
     out = tmp_path / "r.jsonl"
     args = ["--cfg", json.dumps(cfg), "--input", f"model={tmp_path / 'model'}",

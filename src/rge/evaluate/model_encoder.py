@@ -90,5 +90,5 @@ def model_encoder_factory(model_dir: str | os.PathLike, cfg: Mapping) -> Encoder
         max_new_tokens=cfg.get("max_new_tokens"),
         dtype=settings.dtype,
         attn_implementation=settings.attn_implementation,
-        reasoning_options={"generation": settings, "seed": int(cfg.get("seed", 0))},
+        reasoning_options={"generation": settings, "seed": int(cfg["seed"])},
     )
