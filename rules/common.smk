@@ -11,7 +11,12 @@ import sys
 # This checkout's rge, whatever rge the environment has installed.
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 import rge.config as rge_config
+from rge.stages._cli import apply_thread_policy
 
+# Jobs start with OpenMP threads that sleep when idle (OMP_WAIT_POLICY=PASSIVE, unless the user
+# set it): spinning threads made a two-thread torch job 6-20x slower while another process held
+# a core; it must be in the environment before a stage imports torch, hence here.
+apply_thread_policy()
 
 try:
     rge_config.validate(
