@@ -629,6 +629,8 @@ def _row_table(table):
         # summary: the label shows the settings the run was trained with, not the config's.
         templates = {}
         for row in _active_rows(config, table):
+            if eval_only(config, row["run"]):
+                continue  # no training settings: its label is the config's as written
             label = str(row["label"]).format_map(run_config(config, row["run"]))
             if label != str(row["label"]):
                 templates[label] = str(row["label"])

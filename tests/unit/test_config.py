@@ -525,3 +525,14 @@ def test_table15_shows_the_papers_own_two_models_beside_ours(schema, configfile)
     header = next(csv.reader((ROOT / "config/paper_numbers/table15_mmeb_per_dataset.csv").open()))
     assert cfg["paper_columns"] == ["Baseline (Qwen2.5-VL-3B)", "RGE (Qwen2.5-VL-3B)"]
     assert set(cfg["paper_columns"]) <= set(header)
+
+
+def test_an_eval_only_row_keeps_its_label_beside_templated_ones(paper):
+    """Table 6 (paper) mixes trained rows with the released checkpoint's: only trained rows'
+    labels are templated from their settings."""
+    cfg = C.slice_for(paper, "table6", {})
+    assert tuple(cfg["rows"]["Released RGE (reasoning, eval-only)"]) == (
+        "released_rge",
+        "reasoning",
+    )
+    assert "Released RGE (reasoning, eval-only)" not in cfg.get("label_templates", {})
