@@ -818,7 +818,7 @@ class TrainingView(_View):
     min_lr_ratio: float
     chunk_size: int
     deepspeed: str | None
-    max_steps: int | None = None  # the schema has no default: None = ``epochs`` passes
+    max_steps: int | None = None  # None or 0: ``epochs`` passes
     run: str | None = None  # None: the cold start
     objective: str = "lm"  # the cold start trains the LM loss only
     init: str | None = None  # None: the cold start (it starts from the backbone)

@@ -15,9 +15,13 @@ from rge.io import write_json, write_jsonl
 from rge.model.factory import save_pretrained
 from rge.stages import cold_start, train_run
 from tests.fixtures.rge_train_helpers import rationale_rows
+from tests.fixtures.slices import stage_cfg
 from tests.fixtures.train_fakes import scene_pairs
 
 PIX = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
+# over smoke's slices: no warm-up, checkpoints only at the end, the published texts (no
+# fetched prompt tables here)
+BASE = {"warmup_steps": 0, "checkpoint_every": 0, "prompt_protocol": "mmeb"}
 
 
 pytestmark = pytest.mark.usefixtures("restore_threads")
@@ -42,8 +46,9 @@ def setup(tmp_path_factory) -> dict:
 
 
 def _argv(setup: dict, out: Path, selection: Path | None = None, **cfg) -> list[str]:
-    cfg = {**PIX, "batch_size": 4, "max_steps": 4, "lr": 3e-3, "seed": 0, "threads": 1,
+    cfg = {**BASE, **PIX, "batch_size": 4, "max_steps": 4, "lr": 3e-3, "seed": 0, "threads": 1,
            "progress": False, "chunk_size": 2, **cfg}  # fmt: skip
+    cfg = stage_cfg("cold_start", {}, **cfg)
     argv = ["--cfg", json.dumps(cfg), "--input", f"model={setup['root'] / 'backbone'}"]
     argv += [f"--input=records={f}" for f in setup["files"]]
     argv += [f"--input=rationales={f}" for f in setup["rats"]]
@@ -65,8 +70,10 @@ def test_cold_start_trains_lm_only_on_the_selection_and_inits_an_rge_run(setup, 
     assert not torch.equal(before["lm_head.weight"], after["lm_head.weight"])
 
     # its model initialises an rge run (init: cold_start is wiring: the model input)
-    cfg = {**PIX, "objective": "rge", "pair": "q_self", "max_new_tokens": 4, "batch_size": 4,
-           "max_steps": 2, "threads": 1, "progress": False, "init": "cold_start"}  # fmt: skip
+    cfg = {**BASE, **PIX, "objective": "rge", "pair": "q_self", "max_new_tokens": 4,
+           "batch_size": 4, "max_steps": 2, "lr": 1e-4, "use_negatives": False, "threads": 1,
+           "progress": False, "init": "cold_start"}  # fmt: skip
+    cfg = stage_cfg("train_run", {"run": "rge"}, **cfg)
     rge_argv = ["--cfg", json.dumps(cfg), f"--input=model={tmp_path / 'cs' / 'model'}"]
     rge_argv += [f"--input=train={f}" for f in setup["files"]]
     rge_argv += [f"--input=rationales={f}" for f in setup["rats"]]

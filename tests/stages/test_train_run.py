@@ -16,9 +16,13 @@ from rge.model.factory import load_pretrained, save_pretrained
 from rge.stages import train_run
 from rge.train.objectives import BaselineObjective
 from rge.train.run import work_dir_for
+from tests.fixtures.slices import stage_cfg
 from tests.fixtures.train_fakes import scene_pairs
 
 PIX = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
+# over smoke's baseline slice: no warm-up or checkpoint beyond what a test sets, no hard
+# negatives unless asked, the published texts (no fetched prompt tables here)
+BASE = {"warmup_steps": 0, "checkpoint_every": 0, "use_negatives": False, "prompt_protocol": "mmeb"}
 
 
 pytestmark = pytest.mark.usefixtures("restore_threads")
@@ -38,8 +42,9 @@ def setup(tmp_path_factory) -> dict:
 
 
 def _argv(setup: dict, out: Path, **cfg) -> list[str]:
-    cfg = {**PIX, "batch_size": 4, "max_steps": 5, "lr": 2e-3, "warmup_steps": 2, "seed": 1,
-           "checkpoint_every": 2, "threads": 1, "progress": False, **cfg}  # fmt: skip
+    cfg = {**BASE, **PIX, "batch_size": 4, "max_steps": 5, "lr": 2e-3, "warmup_steps": 2,
+           "seed": 1, "checkpoint_every": 2, "threads": 1, "progress": False, **cfg}  # fmt: skip
+    cfg = stage_cfg("train_run", {"run": "baseline"}, **cfg)
     argv = ["--cfg", json.dumps(cfg), "--input", f"model={setup['root'] / 'backbone'}"]
     argv += [f"--input=train={f}" for f in setup["files"]]
     for name, rel in (("model", "model"), ("train_log", "log.jsonl"), ("summary", "summary.json")):

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from rge.config import MissingKeyError
 from rge.data.mmeb import write_train_records
 from rge.data.records import Item, TrainPair
-from rge.train.run import DEFAULTS, load_pairs, require_pixels, select_pairs, work_dir_for
+from rge.train.run import RUNTIME, job_settings, load_pairs, select_pairs, work_dir_for
+from tests.fixtures.slices import stage_cfg
 
 
 def pair(key: str) -> TrainPair:
@@ -33,10 +35,12 @@ def test_resume_state_sits_beside_the_model_output():
     assert work_dir_for(Path("data/train_run/rge/model")) == Path("data/train_run/rge/model.ckpt")
 
 
-def test_require_pixels_names_the_stage_and_the_missing_keys():
-    require_pixels({"min_pixels": 1, "max_pixels": 2}, "x")
-    with pytest.raises(KeyError, match=r"cold_start: cfg lacks required key\(s\) \['max_pixels'\]"):
-        require_pixels({"min_pixels": 1}, "cold_start")
+def test_job_settings_names_the_stage_and_every_missing_key():
+    cfg = stage_cfg("cold_start")
+    del cfg["max_pixels"], cfg["lr"]
+    with pytest.raises(MissingKeyError, match=r"cold_start: cfg lacks required key\(s\) "
+                       r"\['max_pixels', 'lr', 'objective'\]"):  # fmt: skip
+        job_settings(cfg, "cold_start", required=("objective",))
 
 
 def test_load_pairs_concatenates_files_in_order_and_refuses_none(tmp_path):
@@ -50,12 +54,13 @@ def test_load_pairs_concatenates_files_in_order_and_refuses_none(tmp_path):
         load_pairs(empty)
 
 
-def test_defaults_give_every_loop_setting_and_the_stage_switches():
-    # the keys train_and_save reads from the merged config without a fallback of its own
-    for key in ("batch_size", "lr", "seed", "dtype", "device", "threads", "progress", "init",
-                "deepspeed", "objective"):  # fmt: skip
-        assert key in DEFAULTS
-    assert DEFAULTS["objective"] == "baseline" and DEFAULTS["deepspeed"] is None
+def test_job_settings_put_the_slice_over_the_runtime_keys_and_add_no_config_key():
+    cfg = stage_cfg("train_run", {"run": "baseline"}, threads=1)
+    c = job_settings(cfg, "train_run", required=("objective", "init"))
+    # every key is the slice's (the schema's defaults) or RUNTIME's: none comes from elsewhere
+    assert set(c) == set(cfg) | set(RUNTIME)
+    assert c["threads"] == 1 and c["dtype"] == RUNTIME["dtype"] and c["lr"] == cfg["lr"]
+    assert c["objective"] == "baseline" and c["deepspeed"] is None
 
 
 def test_load_pairs_puts_the_records_in_the_prompt_protocol(tmp_path):

@@ -6,20 +6,16 @@ queries learn to answer "oracle rationale ... ``<emb>``", targets to answer ``<e
 the RGE runs (``init: cold_start`` runs get this stage's ``model`` output as their ``model``
 input). Same loop, resume and outputs as ``train_run``; resume state in ``<model>.ckpt/``.
 
-Config keys read (cfg slice: the ``cold_start`` section merged over the training defaults):
-    batch_size (int, 16), max_steps (int, 0), epochs (int, 1), lr (float, 1e-4),
-        weight_decay (float, 0.0), warmup_steps (int, 0), schedule (str, ``cosine``),
-        min_lr_ratio (float, 0.0), grad_clip (float, 1.0), seed (int, 0),
-        checkpoint_every (int, 0), keep_checkpoints (int, 1), final_window (int, 20):
+Config keys read (cfg slice: ``rge.config.slice_for``, the loop keys of ``train:`` under the
+``cold_start:`` overrides, schema defaults filled in; a missing key raises
+``rge.config.MissingKeyError`` naming it):
+    batch_size, max_steps, epochs, lr, weight_decay, warmup_steps, schedule, min_lr_ratio,
+        grad_clip, seed, checkpoint_every, deepspeed, min_pixels, max_pixels, prompt_protocol:
         as in ``train_run``.
-    chunk_size (int, 0): > 0: accumulate gradients over chunks of this many pairs.
-    min_pixels, max_pixels (int, required): image processor resolution bounds.
-    dtype (str, ``float32``), attn_implementation (str, ``sdpa``), threads (int, 0),
-        device (str, ``auto``), progress (bool, true), deepspeed (str or null, null):
-        as in ``train_run``.
-    Any ``objective`` key is ignored: this stage always trains ``lm``.
-    prompt_protocol (str, ``mmeb``): ``mmeb`` | ``rge_release``: the texts the model is
-        trained on (``rge.data.protocol.train_pairs``; oracle rationales stay keyed by row).
+    chunk_size (int): > 0: accumulate gradients over chunks of this many pairs.
+    The runtime keys (``rge.train.run.RUNTIME``) as in ``train_run``.
+    Any ``objective`` or ``init`` key is ignored: this stage always trains ``lm`` from the
+    backbone.
 
 Inputs:
     model: backbone directory (``load_pretrained`` format).
@@ -42,10 +38,9 @@ from rge.io import read_json
 from rge.stages._cli import Paths, stage_main
 from rge.train.objectives import make_objective
 from rge.train.run import (
-    DEFAULTS,
+    job_settings,
     load_pairs,
     load_rationales,
-    require_pixels,
     select_pairs,
     train_and_save,
 )
@@ -53,8 +48,8 @@ from rge.train.run import (
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Select the rows, train the LM-only objective, write model, step log and summary."""
-    require_pixels(cfg, "cold_start")
-    c = {**DEFAULTS, **cfg, "objective": "lm"}
+    # always the LM-only objective, always from the backbone (``init`` as the summary records it)
+    c = {**job_settings(cfg, "cold_start"), "objective": "lm", "init": "backbone"}
     selection = read_json(inputs.selection)
     if "keys" not in selection:
         raise KeyError(f"{inputs.selection}: selection JSON has no 'keys' list")

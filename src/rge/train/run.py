@@ -14,11 +14,13 @@ import dataclasses
 import logging
 import shutil
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rge.config import LOOP_KEYS, MissingKeyError
 from rge.data.mmeb import read_train_records
 from rge.data.records import TrainPair
 from rge.io import write_json, write_text
@@ -35,24 +37,29 @@ RUNTIME: dict[str, Any] = {
     "keep_checkpoints": 1, "final_window": 20, "dtype": "float32", "attn_implementation": "sdpa",
     "threads": 0, "device": "auto", "progress": True,
 }  # fmt: skip
-# The fallbacks ``train_run`` and ``cold_start`` merge their slice over (``{**DEFAULTS, **cfg}``)
-# until they read ``rge.config.TrainingView``; ``leakage_curves`` no longer uses them.
-DEFAULTS: dict[str, Any] = {
-    **RUNTIME, "objective": "baseline", "batch_size": 16, "max_steps": 0, "epochs": 1,
-    "lr": 1e-4, "weight_decay": 0.0, "warmup_steps": 0, "schedule": "cosine", "min_lr_ratio": 0.0,
-    "grad_clip": 1.0, "seed": 0, "checkpoint_every": 0, "chunk_size": 0, "init": "backbone",
-    "deepspeed": None, "prompt_protocol": "mmeb",
-}  # fmt: skip
-# LoopSettings fields set from the config (betas keep AdamW's defaults)
-_LOOP_KEYS = [f.name for f in dataclasses.fields(LoopSettings) if f.name in DEFAULTS]
+# The slice keys every training job reads (``rge.config.slice_for`` fills the schema's defaults
+# into them, so a missing one is a wiring error, not a setting to fall back on).
+JOB_KEYS = ("seed", "min_pixels", "max_pixels", *LOOP_KEYS, "prompt_protocol")
+# LoopSettings fields set from the slice or RUNTIME (betas keep AdamW's defaults)
+_LOOP_KEYS = [f.name for f in dataclasses.fields(LoopSettings) if f.name in (*JOB_KEYS, *RUNTIME)]
 
 
-def require_pixels(cfg: dict, stage: str) -> None:
-    """Raise ``KeyError`` naming ``stage`` unless ``cfg`` has ``min_pixels`` and ``max_pixels``
-    (the image processor bounds have no default: they decide what the model sees)."""
-    missing = [k for k in ("min_pixels", "max_pixels") if k not in cfg]
+def job_settings(cfg: Mapping[str, Any], stage: str, required: tuple[str, ...] = ()) -> dict:
+    """A training job's settings: ``RUNTIME`` with the stage's config slice over it.
+
+    Args:
+        cfg: the stage's slice (``rge.config.slice_for``), possibly with test overrides.
+        stage: the stage name, for the error.
+        required: keys the stage reads beyond ``JOB_KEYS`` (e.g. ``objective``, ``init``).
+
+    Raises:
+        rge.config.MissingKeyError: (a ``KeyError``) naming ``stage`` and every key of
+            ``JOB_KEYS`` + ``required`` the slice lacks; no default stands in for one.
+    """
+    missing = [k for k in (*JOB_KEYS, *required) if k not in cfg]
     if missing:
-        raise KeyError(f"{stage}: cfg lacks required key(s) {missing}")
+        raise MissingKeyError(f"{stage}: cfg lacks required key(s) {missing}; has {sorted(cfg)}")
+    return {**RUNTIME, **cfg}
 
 
 def work_dir_for(model_out: Path) -> Path:
@@ -106,7 +113,7 @@ def build_objective(c: dict, rationales: dict[str, str]) -> Objective:
     """The run's objective (``c["objective"]``: baseline = eq. 2, rge = eq. 10, lm = L_LM-bar).
 
     Args:
-        c: the run's settings (e.g. a slice merged over ``DEFAULTS``); the objective reads the
+        c: the run's settings (e.g. ``job_settings`` of a slice); the objective reads the
             keys it declares; ``generation`` as ``generation_settings`` reads it.
         rationales: ``{row key: oracle rationale}`` (may be empty when none is needed).
 
