@@ -119,3 +119,14 @@ def test_changing_one_ablation_reruns_only_its_jobs(checkout, tmp_path):
     jobs.pop("all", None)
     jobs.pop("total", None)
     assert jobs == {}
+
+
+def test_trained_numbers_match_the_golden_ones(smoke_dir):
+    """Losses and scores of the smoke study within the tolerance calibrated by a one- vs
+    two-thread rerun (tests/golden/smoke_metrics.json)."""
+    from tests.golden import smoke
+
+    stored = json.loads(smoke.SMOKE.read_text())
+    bad = smoke.mismatches(stored, smoke.smoke_metrics(smoke_dir))
+    regen = "if the change is meant to move them: python -m tests.golden.regenerate --smoke"
+    assert not bad, "\n".join([*bad, regen])
