@@ -77,9 +77,21 @@ def test_code_blocks_and_commands_are_read_as_printed():
 
 # --- the commands, with what each plans -------------------------------------------------------
 
-PAPER_RUNS = len(yaml.safe_load((ROOT / "config/paper.yaml").read_text())["runs"])
-EMBEDDED_RUNS = len(yaml.safe_load((ROOT / "config/config.yaml").read_text())["runs"])
-SMOKE_RUNS = len(yaml.safe_load((ROOT / "config/smoke.yaml").read_text())["runs"])
+
+def trained_runs(configfile: str) -> int:
+    """The registry's runs that train (an eval-only entry names a checkpoint instead)."""
+    runs = yaml.safe_load((ROOT / configfile).read_text())["runs"]
+    return sum("checkpoint" not in entry for entry in runs.values())
+
+
+PAPER_RUNS = trained_runs("config/paper.yaml")
+EMBEDDED_RUNS = trained_runs("config/config.yaml")
+SMOKE_RUNS = trained_runs("config/smoke.yaml")
+EVAL_ONLY = (  # README "Evaluate any checkpoint": two hub checkpoints (the release and this one)
+    "snakemake eval_only --cores all --configfile config/paper.yaml --config 'runs={my_checkpoint: "
+    "{checkpoint: {source: hub, repo_id: MCG-NJU/RGE, revision: main}, "
+    "eval_modes: [direct, reasoning]}}'"
+)
 ONE_ABLATION = {  # one training, its evaluation and score, the table showing it, the report
     "train_run": 1, "embed_eval": 1, "score_mmeb": 1, "metrics": 1, "table3": 1, "report": 1,
     "all": 1,
@@ -113,6 +125,7 @@ PLANNED = {
     f"snakemake {SLURM} --forcerun {TRAIN.replace(RUN, '<run>')}": (
         "paper-done", ONE_ABLATION,
     ),
+    EVAL_ONLY: ("fresh", {"fetch_checkpoint": 2, "embed_eval": 4, "train_run": None}),
 }  # fmt: skip
 MAKE = {"make study", "make test"}
 PREFETCH = [  # README "Running on a cluster": the oracle's weights fetched on the login node
@@ -292,7 +305,8 @@ def test_dvc_workflow_after_make_study_loses_nothing(tmp_path):
     assert ("train_run", {"run": "rge"}) in jobs, jobs
     for rule, wildcards in jobs:  # other runs' jobs and the data/rationales phases stay
         assert wildcards.get("run", "rge") == "rge" and "subset" not in wildcards, (rule, wildcards)
-    assert outputs(repo) == made  # nothing deleted
+    # nothing deleted (the experiment's stand-in jobs may add log files beside them)
+    assert made <= outputs(repo), sorted(made - outputs(repo))[:20]
     name = re.search(r"Reproducing experiment '([\w-]+)'", exp).group(1)
     assert exp.count(name) >= 2, exp[-2000:]  # ... and `dvc exp show` lists it
     assert set(PHASES) <= set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"])
@@ -301,7 +315,7 @@ def test_dvc_workflow_after_make_study_loses_nothing(tmp_path):
     shell(DVC_WORKFLOW[4], tmp_path)  # git clone <repo> rge2 && cd rge2 && dvc pull
     clone = tmp_path / "rge2"
     shell(DVC_WORKFLOW[5], clone)  # snakemake phases --touch --cores 1
-    assert outputs(clone) == made
+    assert made <= outputs(clone), sorted(made - outputs(clone))[:20]
     plan = snakemake(
         "phases", "-n", "--configfile", SMOKE, cwd=clone, snakefile=clone / "Snakefile"
     )
