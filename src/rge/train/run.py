@@ -243,7 +243,9 @@ def train_and_save(
 
     model, processor, device = _load_model(c, model_dir)
     rank, n_ranks, _ = distributed.world()
-    settings = LoopSettings(**{k: c[k] for k in _LOOP_KEYS})
+    # the progress bar names the rule and the run ("train_run rge"): two jobs' bars side by side
+    label = f"{stage} {c['run']}" if "run" in c else stage
+    settings = LoopSettings(**{k: c[k] for k in _LOOP_KEYS}, desc=label)
     ds_config = _deepspeed_config(c, settings, device)
     work = work_dir_for(Path(model_out))
     stats = train(
