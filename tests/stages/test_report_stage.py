@@ -139,3 +139,17 @@ def test_config_without_study_raises(tmp_path):
         no_study = {k: v for k, v in stage_cfg("report").items() if k != "study"}
         report.main(["--cfg", json.dumps(no_study), "--output", f"report={tmp_path / 'x.html'}"])
     assert not (tmp_path / "x.html").exists()
+
+
+def test_the_page_gets_the_users_umask_mode(built, tmp_path):
+    """Shared with collaborators as the user's umask says (0664 under 002), never forced."""
+    import os
+
+    root = built[0]
+    out = tmp_path / "report.html"
+    old = os.umask(0o002)
+    try:
+        report.main(["--cfg", CFG, *report_argv(root, out)])
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o664

@@ -62,7 +62,6 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     report = build_page(view, {name: as_list(v) for name, v in inputs.items()}, git_commit())
     with atomic_path(outputs.report) as tmp:
         tmp.write_text(report.html)
-        tmp.chmod(0o644)  # a page to share: readable by others, unlike the temp file's 0600
     log.info(
         "report: %d sections, %d bytes -> %s",
         len(report.sections), len(report.html), outputs.report,
