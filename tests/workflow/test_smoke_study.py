@@ -114,6 +114,7 @@ def test_changing_one_ablation_reruns_only_its_jobs(checkout, tmp_path):
     jobs = job_counts(proc.stdout)
     assert jobs.pop("train_run") == 1 and "wildcards: run=alpha_1_20" in proc.stdout
     assert jobs.pop("embed_eval") == 1 and jobs.pop("score_mmeb") == 1
+    assert jobs.pop("metrics") == 1  # its DVC metrics file (overall, IND, OOD, meta-tasks)
     # the tables that show alpha_1_20 (Table 3) and the report; nothing upstream, no other run
     assert jobs.pop("table3") == 1 and jobs.pop("report") == 1
     jobs.pop("all", None)
