@@ -322,6 +322,20 @@ def run_config(config: Mapping, run: str) -> dict:
     return merged
 
 
+def replicates(config: Mapping, run: str) -> list[str]:
+    """The registry runs that replicate ``run`` over seeds (issue 12 item 3), in seed order.
+
+    A run without ``seeds`` is its own single replicate: ``[run]``. Tables name the base run;
+    its rows pool these replicates.
+    """
+    return [run]
+
+
+def run_seed(config: Mapping, run: str) -> int:
+    """The training seed of registry run ``run`` (a replicate's own seed, else the study's)."""
+    return int(config["seed"])
+
+
 def run_eval_tasks(config: Mapping, run: str) -> list[str]:
     """A run's eval tasks: its registry ``eval_tasks`` (e.g. Table 1's four), else all."""
     wanted = config["runs"][run].get("eval_tasks")
