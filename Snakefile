@@ -20,6 +20,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "rules/common.smk"
+include: "rules/claims_paths.smk"
 include: "rules/data.smk"
 include: "rules/backbone.smk"
 include: "rules/rationales.smk"
@@ -48,3 +49,5 @@ rule all:
         metrics=all_metrics(),
         report=rules.report.output.report,
         data_report=rules.data_report.output,
+        rationale_probe=rationale_probe_targets(),
+        claims=claims_targets(),

@@ -93,3 +93,23 @@ rule eval_only:
     input:
         mmeb=run_mode_scores(rge_config.eval_only_runs(config)),
         retrieval=eval_only_retrieval_scores(),
+
+
+rule rationale_probe:
+    """One reasoning-mode evaluation's rationales scored against the scene sidecars: per task
+    description / answer correctness and P@1 split by right / wrong rationale."""
+    input:
+        unpack(rationale_probe_inputs),
+    output:
+        probe=out("rationale_probe/{run}/{mode}.json"),
+    threads: threads_for("rationale_probe")
+    resources:
+        **resources_for("rationale_probe"),
+    params:
+        **stage_params("rationale_probe", FROM_SRC),
+    conda:
+        "../workflow/envs/report.yaml"
+    log:
+        log_for("rationale_probe", "{run}/{mode}"),
+    shell:
+        STAGE

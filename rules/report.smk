@@ -136,6 +136,7 @@ rule report:
         probe=out("pretrain_backbone/probe.json"),
         embed_eval=report_evaluations,
         eval_task=eval_task_dirs_all,
+        claims=report_claims,
     output:
         report=out("report/report.html"),
     threads: threads_for("report")
@@ -166,5 +167,25 @@ rule metrics:
         "../workflow/envs/report.yaml"
     log:
         log_for("metrics", "{run}/{mode}"),
+    shell:
+        STAGE
+
+
+rule claims:
+    """The claims of the config judged on the study's evidence: paired differences with their
+    hierarchical-bootstrap intervals, the minimum detectable effect, one verdict per claim."""
+    input:
+        unpack(claims_inputs),
+    output:
+        **{ext: out(f"claims/claims.{ext}") for ext in ("md", "csv", "json")},
+    threads: threads_for("claims")
+    resources:
+        **resources_for("claims"),
+    params:
+        **stage_params("claims", FROM_SRC),
+    conda:
+        "../workflow/envs/report.yaml"
+    log:
+        log_for("claims"),
     shell:
         STAGE

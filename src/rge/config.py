@@ -689,6 +689,106 @@ def _report(config, wc):
     }  # fmt: skip
 
 
+# --- the rationale probe and the claims (issue 12 items 2, 3, 7, 8) ---------------------------
+
+# Fact prefixes that name no run: the backbone's probe report and Figure 4's variants.
+FACT_SOURCES = ("backbone", "figure4")
+
+
+def probes_rationales(config: Mapping) -> bool:
+    """Whether rationales can be scored: the synthetic benchmark writes scene sidecars; the hub's
+    MMEB has none (the paper config plans no rationale probe)."""
+    return config["benchmark"]["source"] == "synthetic"
+
+
+def claims_list(config: Mapping) -> list[dict]:
+    """The claims the config writes down (``claims.list``); none without a ``claims`` block."""
+    return [dict(c) for c in config.get("claims", {}).get("list", [])]
+
+
+def parse_arm(arm: str) -> tuple[str, str]:
+    """``"<base run>:<mode>"`` -> (base run, mode); ConfigError naming a malformed arm."""
+    run, sep, mode = str(arm).partition(":")
+    if not sep or not run or mode not in MODES:
+        raise ConfigError(f"claims: arm {arm!r} is not '<run>:<mode>' with mode in {list(MODES)}")
+    return run, mode
+
+
+def claim_arms(claim: Mapping) -> list[str]:
+    """The arms a claim compares: its ``order`` (ordering) or ``a`` and ``b``."""
+    return list(claim["order"]) if claim.get("kind") == "ordering" else [claim["a"], claim["b"]]
+
+
+def claim_fact_runs(claim: Mapping) -> list[str]:
+    """The runs a claim's gates and facts read numbers of (``<run>.<key>``), not the
+    backbone's or Figure 4's."""
+    keys = [g["fact"] for g in claim.get("gates", [])] + list(claim.get("facts", {}).values())
+    runs = [str(k).partition(".")[0] for k in keys]
+    return [r for r in dict.fromkeys(runs) if r not in FACT_SOURCES]
+
+
+def arm_replicates(config: Mapping, arm: str) -> dict[str, int]:
+    """``{registry run: seed}`` of an arm's active replicates evaluated in the arm's mode
+    (empty: the arm is not run in this study)."""
+    run, mode = parse_arm(arm)
+    reps = [
+        r for r in replicates(config, run) if active(config, r) and mode in run_modes(config, r)
+    ]
+    return {r: run_seed(config, r) for r in reps}
+
+
+def active_replicates(config: Mapping, run: str) -> list[str]:
+    """The active registry runs that replicate base run ``run``."""
+    return [r for r in replicates(config, run) if active(config, r)]
+
+
+def claim_runs(config: Mapping) -> list[str]:
+    """Base runs the claims compare or read facts of, in order of first mention."""
+    runs = []
+    for c in claims_list(config):
+        runs += [parse_arm(a)[0] for a in claim_arms(c)] + claim_fact_runs(c)
+    return list(dict.fromkeys(runs))
+
+
+def rationale_probe_runs(config: Mapping) -> list[str]:
+    """Registry runs whose reasoning-mode evaluation the rationale probe scores: every active
+    replicate of a reported or claimed run evaluated in reasoning mode (synthetic studies)."""
+    if not probes_rationales(config):
+        return []
+    base = list(dict.fromkeys([*reported_runs(config), *claim_runs(config)]))
+    return [
+        r for b in base for r in active_replicates(config, b)
+        if "reasoning" in run_modes(config, r)
+    ]  # fmt: skip
+
+
+def _rationale_probe(config, wc):
+    return {
+        "run": wc["run"], "mode": wc["mode"], "tasks": _eval_task_specs(config, wc["run"]),
+        "prompt_protocol": config["evaluate"]["prompt_protocol"],
+    }  # fmt: skip
+
+
+def _claims(config, wc):
+    c = config["claims"]
+    claims = claims_list(config)
+    arms = {a: arm_replicates(config, a) for claim in claims for a in claim_arms(claim)}
+    runs = claim_runs(config)
+    return {
+        "study": config["study"], "design": c["design"], "n_resamples": c["n_resamples"],
+        "claims": claims, "arms": arms,
+        "replicates": {r: active_replicates(config, r) for r in runs},
+        "eval_only": sorted({a for a in arms if eval_only_arm(config, a)}),
+        "tasks": eval_tasks(config),
+    }  # fmt: skip
+
+
+def eval_only_arm(config: Mapping, arm: str) -> bool:
+    """Whether an arm's run is an eval-only checkpoint (never compared by a claim)."""
+    run = parse_arm(arm)[0]
+    return any(eval_only(config, r) for r in active_replicates(config, run))
+
+
 SLICES = {
     "make_synthetic": _make_synthetic,
     "fetch_mmeb_train": _fetch_mmeb_train,
@@ -715,6 +815,8 @@ SLICES = {
     "table15": _table15,
     "figure4": _figure4,
     "report": _report,
+    "rationale_probe": _rationale_probe,
+    "claims": _claims,
 }
 
 

@@ -157,9 +157,11 @@ def test_difference_claim_verdicts_and_gates():
     ev["facts"]["rge"]["infonce_ratio"] = 0.81
     row = C.judge_claims([_difference_claim(gates=[GATE])], ev)[0]
     assert row["verdict"] == "not trained" and row["components"] == []
-    ev["facts"] = {}
-    row = C.judge_claims([_difference_claim(gates=[{**GATE, "fails_as": "gate failed"}])], ev)[0]
-    assert row["verdict"] == "gate failed" and "missing" in row["gates"][0]
+    ev["facts"] = {}  # a fact nobody wrote: the gate is unknown, the effect still shown
+    row = C.judge_claims([_difference_claim(gates=[GATE])], ev)[0]
+    assert row["verdict"] == C.INCONCLUSIVE and row["reason"] == "gate(s) unknown: RGE learned"
+    assert row["gates"][0].endswith("UNKNOWN") and "missing" in row["gates"][0]
+    assert row["components"][0]["estimate"] == pytest.approx(2.0)  # (41 + 39 + 46) / 3 - 40
 
 
 def _mechanism_evidence(control_gain: str):

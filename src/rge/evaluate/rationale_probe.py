@@ -199,3 +199,57 @@ def rationale_probe(
             out.update(_split(correct, keys, flags, what))
     out["rows"] = flags
     return out
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+SUMMARY_KEYS = (
+    "description_correct",
+    "answer_correct",
+    "p_at_1",
+    "p_at_1_answer_right",
+    "p_at_1_answer_wrong",
+)
+
+
+def probe_evaluation(
+    evaluation: str | os.PathLike,
+    scenes: str | os.PathLike,
+    tasks: list[str],
+    query_texts: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict:
+    """The rationale probe of one reasoning-mode evaluation folder (``embed_eval`` output).
+
+    Args:
+        evaluation: folder with ``{task}.rationales.jsonl`` and ``{task}.predictions.jsonl``.
+        scenes: the synthetic benchmark folder (``make_synthetic``); its sidecars are
+            ``scenes/eval/{task}.jsonl``.
+        tasks: the tasks to score (those the evaluation scored).
+        query_texts: ``{task: {row key: query text}}`` for deduplicated queries (optional).
+
+    Returns:
+        ``{"tasks": {task: rationale_probe(...) output}, "mean": {key: mean over tasks}}`` with
+        the ``SUMMARY_KEYS`` (fractions in [0, 1]; a task where a group is empty is left out
+        of that key's mean, None when no task has it).
+
+    Raises:
+        FileNotFoundError: a task's sidecar, rationales or predictions file is missing.
+        ValueError: as ``rationale_probe`` (names the row).
+    """
+    from rge.data.synthetic import read_sidecar
+
+    folder, out = PurePath(evaluation), {}
+    for task in tasks:
+        sidecar = read_sidecar(PurePath(scenes) / "scenes" / "eval" / f"{task}.jsonl")
+        records = read_rationales(folder / f"{task}.rationales.jsonl")
+        correct = read_correctness(folder / f"{task}.predictions.jsonl")
+        texts = (query_texts or {}).get(task)
+        try:
+            out[task] = rationale_probe(records, sidecar, correct, query_texts=texts)
+        except ValueError as err:
+            raise ValueError(f"{folder / task}: {err}") from err
+    mean = {k: _mean([t[k] for t in out.values()]) for k in SUMMARY_KEYS}
+    return {"tasks": out, "mean": mean}

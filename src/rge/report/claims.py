@@ -39,7 +39,8 @@ Kinds (each a list of *components*, each of which holds, fails or is unresolved)
                 unknown: ``seed_sd`` (a prior, points) is used if given, else unresolved.
 Verdict: *shows* if every component holds, *does not show* if any fails, else *inconclusive*.
 Gates are checked first; a failed gate prints its ``fails_as`` (default "gate failed") instead
-of a verdict, and no effect is computed. Facts are the caller's numbers (training InfoNCE /
+of a verdict, and no effect is computed; a gate whose fact is missing is *unknown*: the effect
+is computed and printed, the verdict is inconclusive. Facts are the caller's numbers (training InfoNCE /
 ln B, rationale answer correctness, ...) keyed ``"run.key"``.
 """
 
@@ -312,16 +313,25 @@ def fact(facts: Mapping[str, Any], key: str) -> float | None:
 
 
 def check_gates(claim: Mapping, facts: Mapping[str, Any]) -> tuple[str | None, list[str]]:
-    """(what a failed gate prints, or None when all pass; one "name: value op limit" per gate)."""
+    """(what a failed gate prints, or None when none failed; one "name: value op limit" line
+    per gate). A gate whose fact is missing is *unknown* (its line ends "UNKNOWN"): it neither
+    passes nor fails; ``unknown_gates`` names them."""
     failed, lines = None, []
     for g in claim.get("gates", []):
         value, op, limit = fact(facts, g["fact"]), g["op"], float(g["value"])
-        ok = value is not None and _OPS[op](value, limit)
-        shown = "missing" if value is None else f"{value:.3g}"
-        lines.append(f"{g['name']}: {shown} {op} {limit:g} {'ok' if ok else 'FAILED'}")
+        if value is None:
+            lines.append(f"{g['name']}: missing ({g['fact']}) {op} {limit:g} UNKNOWN")
+            continue
+        ok = _OPS[op](value, limit)
+        lines.append(f"{g['name']}: {value:.3g} {op} {limit:g} {'ok' if ok else 'FAILED'}")
         if not ok and failed is None:
             failed = g.get("fails_as", "gate failed")
     return failed, lines
+
+
+def unknown_gates(claim: Mapping, facts: Mapping[str, Any]) -> list[str]:
+    """Names of the claim's gates whose fact is missing (a probe not run, a key not written)."""
+    return [g["name"] for g in claim.get("gates", []) if fact(facts, g["fact"]) is None]
 
 
 def _component(name: str, est: float, ci: tuple[float, float], claim: Mapping) -> dict:
@@ -462,9 +472,10 @@ def judge_claims(claims: Sequence[Mapping], evidence: Mapping[str, Any]) -> list
             "rationale_right": {arm: {seed: {task: 0/1 array}}}, "eval_only": [arm, ...]}``.
 
     Returns:
-        Rows ``{"claim", "kind", "arms", "verdict", "gates": [str], "components": [{"name",
+        Rows ``{"claim", "kind", "arms", "verdict", "reason", "gates": [str], "components": [{"name",
         "estimate", "ci", "status"}], "arm_scores": {arm: (mean, sd, n_seeds)}}``; ``verdict``
-        is shows / does not show / inconclusive, or a failed gate's ``fails_as``.
+        is shows / does not show / inconclusive, or a failed gate's ``fails_as``; a gate
+        whose fact is missing makes the verdict inconclusive (``reason`` names it).
 
     Raises:
         ValueError: a bad claim, a missing arm, or an eval-only arm in a comparison.
@@ -485,12 +496,15 @@ def judge_claims(claims: Sequence[Mapping], evidence: Mapping[str, Any]) -> list
             per_seed = seed_scores(evidence["arms"][arm], c.get("tasks"))
             scores[arm] = (*mean_sd(per_seed.values()), len(per_seed))
         comps = [] if failed else _KIND_FUNCS[c["kind"]](c, evidence)
+        unknown = [] if failed else unknown_gates(c, evidence.get("facts", {}))
         rows.append(
             {
                 "claim": c["name"],
                 "kind": c["kind"],
                 "arms": arms,
-                "verdict": failed or verdict([x["status"] for x in comps]),
+                # an unknown gate: the effect is shown, but cannot count as a finding
+                "verdict": failed or (INCONCLUSIVE if unknown else verdict([x["status"] for x in comps])),
+                "reason": f"gate(s) unknown: {', '.join(unknown)}" if unknown else "",
                 "gates": gates,
                 "components": comps,
                 "arm_scores": scores,
@@ -534,5 +548,114 @@ def claims_table(rows: Sequence[dict]) -> Table:
             for a, (m, sd, n) in r["arm_scores"].items()
         )
         tests = "; ".join(_describe(c) for c in r["components"]) or "not computed"
-        table.rows.append([r["claim"], arms, tests, "; ".join(r["gates"]) or "none", r["verdict"]])
+        reason = f" ({r['reason']})" if r.get("reason") else ""
+        gates = "; ".join(r["gates"]) or "none"
+        table.rows.append([r["claim"], arms, tests, gates, r["verdict"] + reason])
+    return table
+
+
+# ----------------------------------------------------------------------------- a study's claims
+
+NOT_RUN = "not run"
+
+
+def _arm_tasks(arm: Correctness) -> set[str]:
+    return set.intersection(*(set(per_task) for per_task in arm.values()))
+
+
+def _prepared(claim: Mapping, evidence: Mapping) -> tuple[dict, str]:
+    """The claim ready to judge (its ``tasks`` pinned to what every arm scored), or the reason
+    it cannot run here ("" when it can)."""
+    arms = _arms_of(claim)
+    missing = [a for a in arms if not evidence["arms"].get(a)]
+    if missing:
+        return dict(claim), f"arm(s) not active in this study: {', '.join(missing)}"
+    shared = set.intersection(*(_arm_tasks(evidence["arms"][a]) for a in arms))
+    c = dict(claim)
+    if claim["kind"] == "mechanism":
+        c["target_tasks"] = [t for t in claim["target_tasks"] if t in shared]
+        c["control_tasks"] = [t for t in claim["control_tasks"] if t in shared]
+        if not c["target_tasks"] or not c["control_tasks"]:
+            return c, "no target or no control task evaluated by both arms"
+        if not evidence.get("rationale_right", {}).get(claim["a"]):
+            return c, f"no rationale probe of {claim['a']}"
+        return c, ""
+    wanted = claim.get("tasks")
+    c["tasks"] = sorted(shared) if wanted is None else [t for t in wanted if t in shared]
+    return c, "" if c["tasks"] else "no task evaluated by every arm"
+
+
+def claim_design(claim: Mapping, evidence: Mapping, design: Mapping) -> dict:
+    """The minimum detectable effect (points) of a claim's paired comparison at the design's
+    noise (``minimum_detectable_effect``; seeds = the fewest any arm has, queries = mean per
+    task), with the study's own noise (``noise_components`` of the first pair) beside it."""
+    arms = [evidence["arms"][a] for a in _arms_of(claim)]
+    tasks = claim.get("tasks") or [*claim["target_tasks"], *claim["control_tasks"]]
+    n_seeds = min(len(a) for a in arms)
+    sizes = [len(next(iter(a.values()))[t]) for a in arms for t in tasks]
+    n_queries = max(1, round(sum(sizes) / len(sizes)))
+    mde = minimum_detectable_effect(
+        n_seeds=n_seeds, n_queries=n_queries, n_tasks=len(tasks),
+        seed_sd=float(design["seed_sd"]), query_sd=float(design["query_sd"]),
+        alpha=float(design.get("alpha", 0.05)), power=float(design.get("power", 0.8)),
+    )  # fmt: skip
+    observed = None
+    if set(arms[0]) == set(arms[1]):
+        observed = noise_components(paired_differences(arms[0], arms[1], tasks))
+    return {"n_seeds": n_seeds, "n_tasks": len(tasks), "n_queries": n_queries, "mde": mde,
+            "observed_sd": observed}  # fmt: skip
+
+
+def study_claims(
+    claims: Sequence[Mapping], evidence: Mapping[str, Any], design: Mapping, n_resamples: int
+) -> list[dict]:
+    """Judge a study's claims: a claim whose arms did not run (or share no task) is "not run";
+    the others get their minimum detectable effect (``design``) and ``judge_claims``' row.
+
+    Args:
+        claims: the config's claims (``validate_claims``).
+        evidence: as ``judge_claims``; an arm without evaluations may be absent or empty.
+        design: ``{"seed_sd", "query_sd", "power", "alpha"}`` (points; config ``claims.design``).
+        n_resamples: bootstrap resamples of a claim that does not set its own.
+
+    Returns:
+        ``judge_claims`` rows in claim order, each with ``"design"`` (``claim_design``, None when
+        not run) and ``"reason"``.
+    """
+    validate_claims(claims)
+    rows = []
+    for claim in claims:
+        c, why = _prepared({"n_resamples": n_resamples, **claim}, evidence)
+        if why:
+            rows.append({"claim": c["name"], "kind": c["kind"], "arms": _arms_of(c),
+                         "verdict": NOT_RUN, "reason": why, "gates": [], "components": [],
+                         "arm_scores": {}, "design": None})  # fmt: skip
+            continue
+        row = judge_claims([c], evidence)[0]
+        rows.append({**row, "design": claim_design(c, evidence, design)})
+    return rows
+
+
+def design_table(rows: Sequence[dict], design: Mapping) -> Table:
+    """What each claim's design can detect, printed before any verdict."""
+    table = Table(
+        "Minimum detectable effect (fixed before the run)",
+        ["claim", "seeds", "tasks", "queries / task", "MDE (points)", "observed seed sd, query sd"],
+        notes=[
+            f"Design noise (config claims.design): seed sd {design['seed_sd']} points, per-query "
+            f"sd of a paired difference {design['query_sd']} points; two-sided test at "
+            f"{design.get('alpha', 0.05)}, power {design.get('power', 0.8)} (normal approximation: "
+            "with 2-3 seeds a t quantile would be ~2x larger, so read the MDE as a lower bound). "
+            "An effect smaller than the MDE is expected to come out inconclusive."
+        ],
+    )
+    for r in rows:
+        d = r.get("design")
+        if d is None:
+            table.rows.append([r["claim"], None, None, None, None, NOT_RUN])
+            continue
+        obs = d["observed_sd"]
+        seed_part = "— (1 seed)" if obs is None or d["n_seeds"] < 2 else f"{obs[0]:.1f}"
+        seen = "—" if obs is None else f"{seed_part}, {obs[1]:.1f}"
+        table.rows.append([r["claim"], d["n_seeds"], d["n_tasks"], d["n_queries"], d["mde"], seen])
     return table

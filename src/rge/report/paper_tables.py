@@ -95,6 +95,15 @@ def probe_numbers(report: dict | None) -> str:
     return text
 
 
+def infonce_ratio(summary: Mapping) -> float | None:
+    """Final training InfoNCE / ln(candidates) (ln(batch size) when the summary has no
+    ``ln_candidates``): ~1.0 is chance, i.e. nothing learned. None without a contrastive loss."""
+    if summary.get("final_con") is None:
+        return None
+    ln_c = summary.get("ln_candidates")
+    return float(summary["final_con"]) / float(ln_c if ln_c is not None else summary["ln_batch"])
+
+
 def infonce_numbers(summary: dict) -> str:
     """A run's final training InfoNCE against ln(batch size) (and ln(candidates)), as text."""
     ln_b = float(summary["ln_batch"])

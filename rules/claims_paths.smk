@@ -1,0 +1,52 @@
+# Input functions and targets of the rationale probe and the claims (issue 12 items 2, 3, 7, 8):
+# which runs they read is decided by rge.config; this file only spells the paths.
+
+
+def rationale_probe_targets():
+    """data/<study>/rationale_probe/<run>/reasoning.json of every probed run (synthetic only)."""
+    return [out(f"rationale_probe/{r}/reasoning.json") for r in rge_config.rationale_probe_runs(config)]
+
+
+def rationale_probe_inputs(wildcards):
+    """One evaluation's outputs, the scene sidecars, and the rows it evaluated (their query
+    texts find the rationale of a query that evaluation deduplicated)."""
+    return {
+        "evaluation": out(f"embed_eval/{wildcards.run}/{wildcards.mode}"),
+        "scenes": out("make_synthetic"),
+        "data": eval_task_dirs(wildcards),
+        "prompt_tables": prompt_tables(wildcards),
+    }
+
+
+def claims_enabled():
+    """Whether the config writes down claims (the paper config has none yet)."""
+    return bool(rge_config.claims_list(config))
+
+
+def claims_targets():
+    return [out(f"claims/claims.{ext}") for ext in ("md", "csv", "json")] if claims_enabled() else []
+
+
+def claims_inputs(wildcards):
+    """Per arm and replicate the evaluation folder; the training summaries and rationale probes
+    of the claimed runs; the backbone report; Figure 4's summaries when diagnostics run."""
+    slice_ = rge_config.slice_for(config, "claims")
+    evaluations = [
+        out(f"embed_eval/{r}/{rge_config.parse_arm(arm)[1]}")
+        for arm, reps in slice_["arms"].items() for r in reps
+    ]  # fmt: skip
+    runs = [r for reps in slice_["replicates"].values() for r in reps]
+    probed = set(rge_config.rationale_probe_runs(config))
+    return {
+        "evaluation": list(dict.fromkeys(evaluations)),
+        "train_summary": [
+            out(f"train_run/{r}/summary.json") for r in runs if not rge_config.eval_only(config, r)
+        ],
+        "rationale_probe": [out(f"rationale_probe/{r}/reasoning.json") for r in runs if r in probed],
+        "probe": out("pretrain_backbone/probe.json"),
+        "figure4": leakage_files("summary.json")(wildcards),
+    }
+
+
+def report_claims(wildcards):
+    return [out("claims/claims.md")] if claims_enabled() else []
