@@ -48,6 +48,7 @@ rule phase_evaluate:
     input:
         run_mode_scores(rge_config.active_runs(config)),
         all_retrieval_scores(),
+        rationale_probe_targets(),
 
 
 rule phase_report:
@@ -57,6 +58,7 @@ rule phase_report:
         all_figures(),
         all_metrics(),
         rules.report.output.report,
+        claims_targets(),
 
 
 rule phases:

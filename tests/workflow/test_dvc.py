@@ -290,7 +290,7 @@ def test_paper_branch_edit_matches_the_paper_dag(tmp_path):
     use_config(
         repo,
         "config/paper.yaml",
-        drop_outs=("${root}/make_synthetic",),
+        drop_outs=("${root}/make_synthetic", "${root}/rationale_probe"),
         add_outs={"evaluate": "${root}/fetch_checkpoint"},  # released_rge comes from the hub
     )
     assert drift(repo, "config/paper.yaml") == []
