@@ -497,13 +497,14 @@ def judge_claims(claims: Sequence[Mapping], evidence: Mapping[str, Any]) -> list
             scores[arm] = (*mean_sd(per_seed.values()), len(per_seed))
         comps = [] if failed else _KIND_FUNCS[c["kind"]](c, evidence)
         unknown = [] if failed else unknown_gates(c, evidence.get("facts", {}))
+        # an unknown gate: the effect is shown, but cannot count as a finding
+        judged = INCONCLUSIVE if unknown else verdict([x["status"] for x in comps])
         rows.append(
             {
                 "claim": c["name"],
                 "kind": c["kind"],
                 "arms": arms,
-                # an unknown gate: the effect is shown, but cannot count as a finding
-                "verdict": failed or (INCONCLUSIVE if unknown else verdict([x["status"] for x in comps])),
+                "verdict": failed or judged,
                 "reason": f"gate(s) unknown: {', '.join(unknown)}" if unknown else "",
                 "gates": gates,
                 "components": comps,

@@ -135,7 +135,9 @@ def evidence(cfg: dict, inputs: Paths) -> dict:
             }
     facts = run_facts(cfg, _by_run(_files(inputs, "train_summary"), "training summary"), probes)
     backbone = read_json(inputs.probe)
-    facts["backbone"] = {"prompt_probe_min": (backbone.get("prompt_probe") or {}).get("min_in_domain")}
+    facts["backbone"] = {
+        "prompt_probe_min": (backbone.get("prompt_probe") or {}).get("min_in_domain")
+    }
     facts["figure4"] = {}
     for path in _files(inputs, "figure4"):
         s = read_json(path)
