@@ -54,6 +54,15 @@ def test_every_table_and_figure4_are_embedded(built):
     assert f"data:image/png;base64,{fig}" in html
 
 
+def test_the_claims_come_first_design_before_verdicts(built):
+    _, _, result, html = built
+    assert result["sections"][0] == "claims"
+    mde = html.index("<h3>Minimum detectable effect (fixed before the run)</h3>")
+    verdicts = html.index("<h3>Claims judged by criteria fixed before the run</h3>")
+    assert mde < verdicts < html.index("<h3>Table 9: fake table</h3>")
+    assert "<td>inconclusive</td>" in html
+
+
 def test_a_curve_per_run_and_the_contrastive_overlay(built):
     _, _, _, html = built
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
@@ -126,9 +135,9 @@ def test_missing_optional_inputs_are_left_out(tmp_path):
     write_data_tree(tmp_path)
     out = tmp_path / "r.html"
     result = report.main(["--cfg", BARE, *report_argv(tmp_path, out, optional=False)])
-    assert result["left_out"] == ["Figure 4", "Rationale statistics", "Examples"]
+    assert result["left_out"] == ["Claims", "Figure 4", "Rationale statistics", "Examples"]
     html = out.read_text()
-    assert "Left out (no input): Figure 4, Rationale statistics, Examples" in html
+    assert "Left out (no input): Claims, Figure 4, Rationale statistics, Examples" in html
     assert "Table 9: fake table" in html and "no probe given" in html
     empty = report.main(["--cfg", BARE, "--output", f"report={tmp_path / 'e.html'}"])
     assert empty["sections"] == [] and (tmp_path / "e.html").is_file()

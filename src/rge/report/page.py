@@ -1,6 +1,7 @@
 """The study report page (one self-contained HTML file) assembled from the study's outputs.
 
-Sections: every rendered table given (paper Tables 1-4, 6, 7, 15), Figure 4 (§3.5 leakage
+Sections: the claims judged by criteria fixed before the run (``claims.md``, first: what the
+study shows), every rendered table given (paper Tables 1-4, 6, 7, 15), Figure 4 (§3.5 leakage
 curves), per-run diagnostics (backbone probe accuracy and final training InfoNCE against
 ln(batch) / ln(candidates): "cannot see" vs "shortcut"), training curves per run, rationale
 statistics per run and meta-task, and worked examples per meta-task in the manner of paper
@@ -8,12 +9,13 @@ Table 5 (query, the RGE run's rationale, baseline vs RGE top-1 candidate, ground
 section whose inputs are missing is left out and named in the header.
 
 The page is built from ``files``: {input name: [paths]}, the names of the ``report`` stage's
-inputs (``table``, ``figure4``, ``train_log``, ``summary``, ``probe``, ``embed_eval``,
+inputs (``claims``, ``table``, ``figure4``, ``train_log``, ``summary``, ``probe``, ``embed_eval``,
 ``scores``, ``predictions``, ``rationales``, ``eval_task``; see that stage's docstring).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -115,6 +117,18 @@ def tables_section(files: list[Path]) -> str:
     for f in files:
         title, body = markdown_to_html(f.read_text(), str(f))
         parts.append(f"<h3>{esc(title or f.stem)}</h3>\n{body}")
+    return "\n".join(parts)
+
+
+def claims_section(files: list[Path]) -> str:
+    """The claims file (``claims.md``: the minimum detectable effects, then the verdicts),
+    each of its ``# title`` blocks as a titled table."""
+    parts = []
+    for f in files:
+        for block in re.split(r"(?m)^(?=# )", f.read_text()):
+            if block.strip():
+                title, body = markdown_to_html(block, str(f))
+                parts.append(f"<h3>{esc(title or f.stem)}</h3>\n{body}")
     return "\n".join(parts)
 
 
@@ -232,6 +246,7 @@ def build_page(cfg: PageView, files: Files, commit: str) -> Page:
         (read_json(f) for f in eval_files(files, "scores")), key=lambda s: study.order(s["run"])
     )
     candidates = [
+        ("claims", "Claims", claims_section(list(files.get("claims", [])))),
         ("tables", "Tables", tables_section(list(files.get("table", [])))),
         ("figure4", "Figure 4", figure(file_uri(fig4[0]), "Figure 4") if fig4 else ""),
         ("diagnostics", "Can it see, did it learn?",

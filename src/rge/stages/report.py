@@ -1,7 +1,8 @@
 """The study report: one self-contained HTML page (images inline, no network) to read the study by.
 
 Sections: a header (study, date, git commit, and the line saying these are not the paper's
-numbers), every rendered table given, Figure 4, per-run diagnostics (backbone probe accuracy and
+numbers), the claims (what the study shows, judged by criteria fixed before the run), every
+rendered table given, Figure 4, per-run diagnostics (backbone probe accuracy and
 final training InfoNCE against ln(batch) / ln(candidates): "cannot see" vs "shortcut"), training
 curves per run (total, LM and contrastive loss vs step, cold start included), rationale statistics
 per run and meta-task (reasoning-mode scores), and worked examples per meta-task (query, the RGE
@@ -24,6 +25,7 @@ Config keys (cfg slice, as ``rge.config.PageView``, whose defaults are given her
     thumbnail_px (int, default 160): longest side of the example thumbnails.
 
 Inputs (all optional, names repeatable so a rule can pass lists):
+    claims: the ``claims`` stage's ``claims.md`` (minimum detectable effects, then verdicts).
     table: rendered markdown tables (``table*/…md``), shown in the order given.
     figure4: the Figure 4 image (png, jpg or svg).
     train_log: ``train_log.jsonl`` of ``train_run/{run}`` and ``cold_start``; its run is the
