@@ -50,3 +50,15 @@ def claims_inputs(wildcards):
 
 def report_claims(wildcards):
     return [out("claims/claims.md")] if claims_enabled() else []
+
+
+def table_rationale_probes(table):
+    """The rationale probes of a row table's runs (their seed replicates included)."""
+
+    def files(wildcards):
+        shown = rge_config.table_runs(config, table)
+        probed = rge_config.rationale_probe_runs(config)
+        reps = {r for b in shown for r in rge_config.active_replicates(config, b)}
+        return [out(f"rationale_probe/{r}/reasoning.json") for r in probed if r in reps]
+
+    return files

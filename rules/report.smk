@@ -25,6 +25,7 @@ rule table1:
 use rule table1 as table3 with:
     input:
         **table_inputs("table3"),
+        rationale_probe=table_rationale_probes("table3"),
     output:
         **table_outputs("table3"),
     threads: threads_for("table3")
@@ -39,6 +40,7 @@ use rule table1 as table3 with:
 use rule table1 as table4 with:
     input:
         **table_inputs("table4"),
+        rationale_probe=table_rationale_probes("table4"),
     output:
         **table_outputs("table4"),
     threads: threads_for("table4")
@@ -53,6 +55,7 @@ use rule table1 as table4 with:
 use rule table1 as table6 with:
     input:
         **table_inputs("table6"),
+        rationale_probe=table_rationale_probes("table6"),
     output:
         **table_outputs("table6"),
     threads: threads_for("table6")

@@ -113,7 +113,7 @@ PLANNED = {
         "fresh", {"fetch_mmeb_train": 2, "prepare_train": 2, "fetch_mmeb_eval": 2},
     ),
     "snakemake --cores all --forcerun data/embedded/train_run/alpha_1_20/summary.json": (
-        "embedded-done", ONE_ABLATION,
+        "embedded-done", {**ONE_ABLATION, "rationale_probe": 1},  # its rationales (synthetic)
     ),
     f"snakemake {SLURM}": ("fresh", {"train_run": PAPER_RUNS, "oracle_rationales": 160}),
     f"snakemake {TRAIN.replace(RUN, '<run>')} data/paper/score_mmeb/<run>/direct.json {SLURM}": (

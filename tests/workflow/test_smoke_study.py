@@ -117,6 +117,7 @@ def test_changing_one_ablation_reruns_only_its_jobs(checkout, tmp_path):
     assert jobs.pop("metrics") == 1  # its DVC metrics file (overall, IND, OOD, meta-tasks)
     # the tables that show alpha_1_20 (Table 3) and the report; nothing upstream, no other run
     assert jobs.pop("table3") == 1 and jobs.pop("report") == 1
+    assert jobs.pop("rationale_probe") == 1  # its reasoning-mode rationales, probed again
     jobs.pop("all", None)
     jobs.pop("total", None)
     assert jobs == {}

@@ -195,6 +195,49 @@ def _reference_rows(
     return [_paper_row(SOURCE_REF, lab, r, columns) for lab, r in paper.items() if lab not in shown]
 
 
+NOT_TRAINED = 0.95  # final InfoNCE / ln(candidates) above this: the row learned nothing
+LEARNED_COLUMNS = ("rationale right %", "learned (InfoNCE / ln C)")
+LEARNED_NOTE = (
+    "rationale right %: share of queries whose self-written rationale states the right answer "
+    "(rationale probe against the scene sidecar, mean over tasks; reasoning rows only). learned: "
+    f"final training InfoNCE / ln(candidates), mean over the run's seeds; above {NOT_TRAINED} "
+    "the row is *not trained* (a chance-level embedding) and its scores are no finding."
+)
+
+
+def replicate_runs(run: str, names: Collection[str]) -> list[str]:
+    """The names in ``names`` that are ``run`` or one of its seed replicates (``run@seed``)."""
+    return [n for n in names if n == run or n.startswith(f"{run}@")]
+
+
+def learned_cells(
+    run: str, mode: str, train: Mapping[str, dict], rationale: Mapping[RunMode, float],
+    eval_only: Collection[str],
+) -> list[Cell]:  # fmt: skip
+    """The row's rationale-right % ("—" in direct mode) and its learned ratio, or *not trained*."""
+    right = "—" if mode == "direct" else percent(rationale.get((run, mode)))
+    if run in eval_only:
+        return [right, "eval-only"]
+    ratios = [infonce_ratio(train[r]) for r in replicate_runs(run, train)]
+    if not ratios or None in ratios:
+        return [right, "no InfoNCE" if ratios else None]
+    ratio = sum(ratios) / len(ratios)
+    return [right, f"*not trained* ({ratio:.2f})" if ratio > NOT_TRAINED else f"{ratio:.2f}"]
+
+
+def rationale_right(probes: Sequence[dict]) -> dict[RunMode, float]:
+    """``{(base run, mode): answer correctness}`` from ``rationale_probe`` outputs, the mean over
+    a run's seed replicates (``run@seed`` pools into ``run``)."""
+    pooled: dict[RunMode, list[float]] = {}
+    for i, p in enumerate(probes):
+        if "run" not in p or "mean" not in p:
+            raise ValueError(f"rationale probe {i}: lacks 'run' or 'mean'")
+        value = p["mean"].get("answer_correct")
+        if value is not None:
+            pooled.setdefault((p["run"].partition("@")[0], p["mode"]), []).append(float(value))
+    return {k: sum(v) / len(v) for k, v in pooled.items()}
+
+
 def meta_table(
     title: str,
     label_name: str,
@@ -206,6 +249,7 @@ def meta_table(
     train: Mapping[str, dict],
     paper_file: str,
     notes: Sequence[str] = (),
+    rationale: Mapping[RunMode, float] | None = None,
 ) -> Table:
     """Per meta-task and overall scores, one row per label, the paper's row of that label below.
 
@@ -220,21 +264,24 @@ def meta_table(
         train: training summaries by run.
         paper_file: the paper CSV's file name.
         notes: table-specific notes, printed first.
+        rationale: {(run, mode): answer correctness in [0, 1]} (``rationale_right``); the
+            columns ``LEARNED_COLUMNS`` follow the scores (empty: no probe, e.g. hub data).
     """
     index = index_summaries(summaries)
-    columns = ["source", label_name, "run (mode)", *META_COLUMNS]
+    columns = ["source", label_name, "run (mode)", *META_COLUMNS, *LEARNED_COLUMNS]
+    eval_only = {s["run"] for s in summaries if s.get("eval_only")}
     out: list[list[Cell]] = []
     for label, (run, mode) in rows.items():
         s = pick(index, (run, mode), "score_mmeb summary")
         agg = {**s["meta_task"], "overall": s["overall"]}
-        out.append(
-            [SOURCE_OURS, label, _label(run, mode), *[percent(agg.get(c)) for c in META_COLUMNS]]
-        )
+        learned = learned_cells(run, mode, train, rationale or {}, eval_only)
+        out.append([SOURCE_OURS, label, _label(run, mode),
+                    *[percent(agg.get(c)) for c in META_COLUMNS], *learned])  # fmt: skip
         if label in paper:
-            out.append(_paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS))
-    out += _reference_rows(paper, rows, META_COLUMNS)
+            out.append(_paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS) + [None, None])
+    out += [r + [None, None] for r in _reference_rows(paper, rows, META_COLUMNS)]
     runs = [run for run, _ in rows.values()]
-    eval_only = {s["run"] for s in summaries if s.get("eval_only")}
+    notes = [*notes, LEARNED_NOTE]
     return Table(
         title=title,
         columns=columns,
@@ -247,26 +294,26 @@ def meta_table(
 _MMEB_METRIC = "Precision@1 in %; overall = unweighted mean over tasks."
 
 
-def table3(study, rows, summaries, paper_rows, probe, train, paper_file) -> Table:
+def table3(study, rows, summaries, paper_rows, probe, train, paper_file, rationale=None) -> Table:
     """Paper Table 3 (loss balance alpha_lm:alpha_con); arguments as ``meta_table``, with
     ``paper_rows`` the rows of table03_loss_balance.csv."""
     return meta_table(
         "Table 3: ablation on the loss balance alpha_lm:alpha_con", "alpha_lm:alpha_con", study,
         rows, summaries, paper_index(paper_rows, "alpha_lm_to_alpha_con", paper_file), probe,
-        train, paper_file,
+        train, paper_file, rationale=rationale,
         notes=["Paper: '0 (no LM loss)' is the non-reasoning baseline; its VQA cell (62.2) "
                "differs from the same baseline in Tables 4 and 6 (61.8), as printed in the paper. "
                "Its 1:10 row is the default RGE (Table 4 (q;r_self)->t, Table 6 RGE reasoning)."],
     )  # fmt: skip
 
 
-def table4(study, rows, summaries, paper_rows, probe, train, paper_file) -> Table:
+def table4(study, rows, summaries, paper_rows, probe, train, paper_file, rationale=None) -> Table:
     """Paper Table 4 (contrastive pair q / q_oracle / q_self); arguments as ``meta_table``,
     with ``paper_rows`` the rows of table04_contrastive_pair.csv."""
     return meta_table(
         "Table 4: ablation on the contrastive supervision pair", "contrastive pair", study, rows,
         summaries, paper_index(paper_rows, "contrastive_pair", paper_file), probe, train,
-        paper_file,
+        paper_file, rationale=rationale,
         notes=["q->t: no rationale; (q;r_oracle)->t: embedding from the LM forward over the "
                "oracle rationale (leaky); (q;r_self)->t: embedding after a self-generated "
                "rationale (RGE)."],
@@ -280,7 +327,7 @@ def table6_label(row: dict[str, str]) -> str:
     return f"{row['model']} ({'reasoning' if row['reasoning_at_inference'] == 'yes' else 'direct'})"
 
 
-def table6(study, rows, summaries, paper_rows, probe, train, paper_file) -> Table:
+def table6(study, rows, summaries, paper_rows, probe, train, paper_file, rationale=None) -> Table:
     """Paper Table 6 (reasoning at inference); arguments as ``meta_table``, with ``paper_rows``
     the rows of table06_reasoning_at_inference.csv (labels from ``table6_label``)."""
     for key in ("model", "reasoning_at_inference"):
@@ -288,7 +335,7 @@ def table6(study, rows, summaries, paper_rows, probe, train, paper_file) -> Tabl
             raise ValueError(f"{paper_file}: no column {key!r}")
     return meta_table(
         "Table 6: reasoning at inference", "model", study, rows, summaries,
-        {table6_label(r): r for r in paper_rows}, probe, train, paper_file,
+        {table6_label(r): r for r in paper_rows}, probe, train, paper_file, rationale=rationale,
         notes=["direct: <emb> right after the input (no rationale); reasoning: the model writes "
                "its rationale first, then <emb>."],
     )  # fmt: skip

@@ -11,6 +11,8 @@ Inputs:
     train_summary: ``train_run`` summaries (data/train_run/{run}/summary.json) of every run in
         ``rows`` (repeat the name).
     probe: the backbone report (data/pretrain_backbone/probe.json).
+    rationale_probe (Tables 3, 4, 6; optional): ``rationale_probe/{run}/reasoning.json`` of
+        the rows' reasoning-mode runs (repeat the name; absent for hub benchmarks).
     paper: the paper's transcribed table, config/paper_numbers/table0<N>_*.csv.
 Outputs:
     md, csv, tex: the table as markdown, CSV and LaTeX.
@@ -22,8 +24,9 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from rge.io import read_json
 from rge.report.mmeb_tables import read_csv
-from rge.report.paper_tables import parse_rows, read_run_inputs
+from rge.report.paper_tables import parse_rows, rationale_right, read_run_inputs
 from rge.report.tables import Table
 
 # build(study, rows, summaries, paper_rows, probe, train, paper_file) -> Table; the table1 ...
@@ -43,6 +46,7 @@ def build_run_table(
     probe: str | os.PathLike,
     paper: str | os.PathLike,
     label_templates: Mapping[str, str] | None = None,
+    rationale_probes: Sequence[str | os.PathLike] | None = None,
 ) -> Table:
     """Read a per-run table's input files and build it with ``build``.
 
@@ -60,6 +64,8 @@ def build_run_table(
         train_summaries: ``train_run`` summary JSONs of every run in ``rows``.
         probe: the backbone report JSON (``pretrain_backbone`` output).
         paper: the paper's CSV; its file name is printed in the table's notes.
+        rationale_probes: ``rationale_probe`` outputs of the rows' runs (Tables 3, 4, 6: None
+            leaves the builder's ``rationale`` keyword out, as Table 1 takes none).
 
     Returns:
         The table (rows of ours, each followed by the paper's row of the same label).
@@ -71,9 +77,12 @@ def build_run_table(
     scores, train, probe_report = read_run_inputs(summaries, train_summaries, probe)
     rows = parse_rows(rows, f"{name} cfg rows")
     rows = trained_labels(rows, label_templates or {}, train, name)
+    extra = {}
+    if rationale_probes is not None:
+        extra["rationale"] = rationale_right([read_json(p) for p in rationale_probes])
     return build(
         study, rows, scores,
-        read_csv(paper, list(paper_columns)), probe_report, train, Path(paper).name,
+        read_csv(paper, list(paper_columns)), probe_report, train, Path(paper).name, **extra,
     )  # fmt: skip
 
 

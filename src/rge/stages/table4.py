@@ -19,7 +19,7 @@ from __future__ import annotations
 from rge.config import ReportView
 from rge.report.paper_tables import META_COLUMNS, table4
 from rge.report.run_tables import build_run_table
-from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outputs
+from rge.stages._cli import Paths, as_list, run_table_files, stage_main, write_table_outputs
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
@@ -33,6 +33,7 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
         view.study,
         view.rows,
         **run_table_files(inputs),
+        rationale_probes=as_list(inputs["rationale_probe"]) if "rationale_probe" in inputs else [],
         label_templates=view.label_templates,
     )
     return write_table_outputs(table, outputs)
