@@ -49,7 +49,8 @@ def claims_inputs(wildcards):
 
 
 def report_claims(wildcards):
-    return [out("claims/claims.md")] if claims_enabled() else []
+    """The claims (md for the section, json for each table's "claims it tests" line)."""
+    return [out(f"claims/claims.{ext}") for ext in ("md", "json")] if claims_enabled() else []
 
 
 def table_rationale_probes(table):

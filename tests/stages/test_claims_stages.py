@@ -143,7 +143,7 @@ GATE = {"name": "RGE learned", "fact": "rge.infonce_ratio", "op": "<=", "value":
         "fails_as": "not trained"}  # fmt: skip
 CLAIMS = [
     {"name": "RGE > baseline", "kind": "difference", "a": "rge:reasoning", "b": "bl:direct",
-     "shows_above": 0, "not_below": 2, "gates": [GATE]},
+     "shows_above": 0, "not_below": 2, "gates": [GATE], "tables": ["table6"]},
     {"name": "baseline learned", "kind": "difference", "a": "rge:reasoning", "b": "bl:direct",
      "gates": [{**GATE, "name": "baseline learned", "fact": "bl.infonce_ratio"}]},
     {"name": "mechanism", "kind": "mechanism", "a": "rge:reasoning", "b": "rge:direct",
@@ -187,6 +187,7 @@ def test_claims_verdicts_by_hand(study):
     comp = rows["RGE > baseline"]["components"][0]
     assert comp["estimate"] == pytest.approx(100.0) and comp["ci"] == [100.0, 100.0]
     assert rows["RGE > baseline"]["gates"] == ["RGE learned: 0.5 <= 0.8 ok"]
+    assert rows["RGE > baseline"]["tables"] == ["table6"] and rows["mechanism"]["tables"] == []
     mech = [c["estimate"] for c in rows["mechanism"]["components"]]
     assert mech == pytest.approx([100.0, 0.0])
     assert rows["perception gate"]["reason"] == "gate(s) unknown: sees"

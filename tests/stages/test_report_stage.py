@@ -61,6 +61,12 @@ def test_the_claims_come_first_design_before_verdicts(built):
     verdicts = html.index("<h3>Claims judged by criteria fixed before the run</h3>")
     assert mde < verdicts < html.index("<h3>Table 9: fake table</h3>")
     assert "<td>inconclusive</td>" in html
+    # the table whose rows a claim compares names it (and its verdict) under its title
+    assert (
+        "<h3>Table 9: fake table</h3>\n<p><b>Claims this table tests:</b> RGE &gt; baseline "
+        "(inconclusive)</p>" in html
+    )
+    assert "alpha ordering" not in html.split("<h3>Table 9")[1]  # no table3 on this page
 
 
 def test_a_curve_per_run_and_the_contrastive_overlay(built):

@@ -452,6 +452,9 @@ def validate_claims(claims: Sequence[Mapping]) -> None:
                 raise ValueError(
                     f"claim {label}: gate {g!r} needs name, fact, op in {list(_OPS)}, value"
                 )
+        tables = c.get("tables", [])
+        if not isinstance(tables, list) or not all(isinstance(t, str) for t in tables):
+            raise ValueError(f"claim {label}: tables must be a list of table names")
         if c["kind"] == "leakage":
             need = ("oracle_loss", "self_loss", "consistent", "wrong_query", "wrong_target")
             gone = [k for k in need if k not in c["facts"]]
@@ -621,19 +624,21 @@ def study_claims(
 
     Returns:
         ``judge_claims`` rows in claim order, each with ``"design"`` (``claim_design``, None when
-        not run) and ``"reason"``.
+        not run), ``"reason"`` and ``"tables"`` (the claim's ``tables``: the paper tables whose
+        rows it compares, named in their header on the report page).
     """
     validate_claims(claims)
     rows = []
     for claim in claims:
         c, why = _prepared({"n_resamples": n_resamples, **claim}, evidence)
+        tables = list(claim.get("tables", []))
         if why:
             rows.append({"claim": c["name"], "kind": c["kind"], "arms": _arms_of(c),
                          "verdict": NOT_RUN, "reason": why, "gates": [], "components": [],
-                         "arm_scores": {}, "design": None})  # fmt: skip
+                         "arm_scores": {}, "design": None, "tables": tables})  # fmt: skip
             continue
         row = judge_claims([c], evidence)[0]
-        rows.append({**row, "design": claim_design(c, evidence, design)})
+        rows.append({**row, "design": claim_design(c, evidence, design), "tables": tables})
     return rows
 
 

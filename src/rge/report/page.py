@@ -111,20 +111,36 @@ class Study:
 # ----------------------------------------------------------------------------- sections
 
 
-def tables_section(files: list[Path]) -> str:
-    """Every rendered table, with its own title, header lines and notes."""
+def tables_section(files: list[Path], tested: Mapping[str, list[str]] | None = None) -> str:
+    """Every rendered table, with its own title, header lines and notes; first the claims it
+    tests (``tested``: {table name = its folder, e.g. "table6": ["claim (verdict)", ...]})."""
     parts = []
     for f in files:
         title, body = markdown_to_html(f.read_text(), str(f))
-        parts.append(f"<h3>{esc(title or f.stem)}</h3>\n{body}")
+        claims = (tested or {}).get(f.parent.name)
+        line = (
+            f"<p><b>Claims this table tests:</b> {esc('; '.join(claims))}</p>\n" if claims else ""
+        )
+        parts.append(f"<h3>{esc(title or f.stem)}</h3>\n{line}{body}")
     return "\n".join(parts)
+
+
+def tested_claims(files: list[Path]) -> dict[str, list[str]]:
+    """{table: ["claim (verdict)", ...]} from the claims stage's ``claims.json`` (its rows'
+    ``tables``)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for f in files:
+        for row in read_json(f)["claims"]:
+            for table in row.get("tables", []):
+                out[table].append(f"{row['claim']} ({row['verdict']})")
+    return dict(out)
 
 
 def claims_section(files: list[Path]) -> str:
     """The claims file (``claims.md``: the minimum detectable effects, then the verdicts),
-    each of its ``# title`` blocks as a titled table."""
+    each of its ``# title`` blocks as a titled table (a ``claims.json`` given too is skipped)."""
     parts = []
-    for f in files:
+    for f in (f for f in files if f.suffix == ".md"):
         for block in re.split(r"(?m)^(?=# )", f.read_text()):
             if block.strip():
                 title, body = markdown_to_html(block, str(f))
@@ -247,7 +263,8 @@ def build_page(cfg: PageView, files: Files, commit: str) -> Page:
     )
     candidates = [
         ("claims", "Claims", claims_section(list(files.get("claims", [])))),
-        ("tables", "Tables", tables_section(list(files.get("table", [])))),
+        ("tables", "Tables", tables_section(list(files.get("table", [])), tested_claims(
+            [f for f in files.get("claims", []) if f.suffix == ".json"]))),
         ("figure4", "Figure 4", figure(file_uri(fig4[0]), "Figure 4") if fig4 else ""),
         ("diagnostics", "Can it see, did it learn?",
          curves.diagnostics_html(ordered, labels, probe) if summaries or probe else ""),

@@ -25,7 +25,8 @@ Config keys (cfg slice, as ``rge.config.PageView``, whose defaults are given her
     thumbnail_px (int, default 160): longest side of the example thumbnails.
 
 Inputs (all optional, names repeatable so a rule can pass lists):
-    claims: the ``claims`` stage's ``claims.md`` (minimum detectable effects, then verdicts).
+    claims: the ``claims`` stage's ``claims.md`` (minimum detectable effects, then verdicts)
+        and ``claims.json`` (each table's header names the claims it tests and their verdicts).
     table: rendered markdown tables (``table*/…md``), shown in the order given.
     figure4: the Figure 4 image (png, jpg or svg).
     train_log: ``train_log.jsonl`` of ``train_run/{run}`` and ``cold_start``; its run is the
