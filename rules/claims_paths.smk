@@ -63,3 +63,18 @@ def table_rationale_probes(table):
         return [out(f"rationale_probe/{r}/reasoning.json") for r in probed if r in reps]
 
     return files
+
+
+def table_evaluations(table):
+    """The embed_eval folders of a row table's rows (their seed replicates included): their
+    predictions give each task's chance level."""
+
+    def files(wildcards):
+        rows = rge_config.table_rows(config, table).values()
+        folders = [
+            out(f"embed_eval/{r}/{mode}")
+            for run, mode in rows for r in rge_config.active_replicates(config, run)
+        ]  # fmt: skip
+        return list(dict.fromkeys(folders))
+
+    return files

@@ -7,6 +7,7 @@ rule table1:
     """Paper Table 1: leakage at small scale (q->t, (q;r_oracle)->t, (q;r_self)->t)."""
     input:
         **table_inputs("table1"),
+        evaluation=table_evaluations("table1"),
     output:
         **table_outputs("table1"),
     threads: threads_for("table1")

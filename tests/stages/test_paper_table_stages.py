@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rge.io import write_json
+from rge.io import write_json, write_jsonl
 from rge.stages import table1, table3, table4, table6, table7
 from tests.fixtures.slices import stage_cfg
 
@@ -72,6 +72,30 @@ def test_table1_stage(files, tmp_path):
     assert "Run `b`: backbone probe mean 75.0%, min 50.0% over 2 attributes; final training " \
         "InfoNCE 0.250 vs ln(batch 8) = 2.079 (0.12x)." in md  # fmt: skip
     assert r"\begin{tabular}" in (tmp_path / "t.tex").read_text()
+
+
+def test_table1_prints_each_tasks_chance_level(files, tmp_path):
+    cfg = stage_cfg("table1", study="embedded", rows={"q->t": ["a", "direct"]},
+                    columns={"SynNews_t2i": "VisualNews_t2i", "SynCOCO_i2t": "MSCOCO_i2t"})  # fmt: skip
+    folder = tmp_path / "embed_eval" / "a" / "direct"
+    # 8 candidates per query on one task; 4 and 2 on the other: mean of 1/4 and 1/2 = 0.375
+    write_jsonl(
+        folder / "SynNews_t2i.predictions.jsonl",
+        [{"key": f"k{i}", "correct": True, "num_candidates": 8} for i in range(3)],
+    )
+    write_jsonl(
+        folder / "SynCOCO_i2t.predictions.jsonl",
+        [{"key": "k0", "num_candidates": 4}, {"key": "k1", "num_candidates": 2}],
+    )
+    ins = _runs(files, "a-direct", "train-a") + [("evaluation", folder)]
+    table1.main(_argv(cfg, ins, tmp_path, "table01_leakage_small.csv"))
+    chance = [r for r in _csv(tmp_path) if r["source"] == "chance"]
+    assert [list(r.values()) for r in chance] == [
+        ["chance", "chance (1 / candidates)", "", "12.5", "37.5"]
+    ]
+    write_jsonl(folder / "SynNews_t2i.predictions.jsonl", [{"key": "k0", "num_candidates": 0}])
+    with pytest.raises(ValueError, match="SynNews_t2i.predictions.jsonl: row 0"):
+        table1.main(_argv(cfg, ins, tmp_path, "table01_leakage_small.csv"))
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from rge.report.mmeb_tables import PAPER, SOURCE_OURS, SOURCE_REF
 from rge.report.tables import Cell, Table, paper_number, percent
 
 SOURCE_PAPER = "paper"
+SOURCE_CHANCE = "chance"  # a random ranking's P@1 on each task, beside ours
 SOURCE_UNKNOWN = "paper (reference only: reasoning sides unknown)"
 META_COLUMNS = (*META_TASKS, "overall")
 RunMode = tuple[str, str]
@@ -361,6 +362,7 @@ def table1(
     probe: dict | None,
     train: Mapping[str, dict],
     paper_file: str = "table01_leakage_small.csv",
+    chance: Mapping[str, float] | None = None,
 ) -> Table:
     """Paper Table 1 (leakage, small scale): per-task Precision@1 of the three contrastive pairs.
 
@@ -371,6 +373,8 @@ def table1(
         summaries: ``score_mmeb`` summaries covering every (run, mode) of ``rows``.
         paper_rows: rows of table01_leakage_small.csv.
         probe, train, paper_file: as ``meta_table``.
+        chance: {our task: chance P@1 in [0, 1]} (mean 1 / candidates per query,
+            ``rge.report.run_tables.chance_levels``): a "chance" row under ours; None: none.
     """
     index = index_summaries(summaries)
     paper = paper_index(paper_rows, "contrastive_pair", paper_file)
@@ -386,6 +390,9 @@ def table1(
                     *[percent(s["tasks"][t]["acc"]) for t in columns]])  # fmt: skip
         if label in paper:
             out.append(_paper_row(SOURCE_PAPER, label, paper[label], csv_cols))
+    if chance is not None:
+        out.append([SOURCE_CHANCE, "chance (1 / candidates)", None,
+                    *[percent(chance.get(t)) for t in columns]])  # fmt: skip
     out += _reference_rows(paper, rows, csv_cols)
     return Table(
         title="Table 1: information leakage, small-scale training on image-text pairs",

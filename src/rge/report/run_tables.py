@@ -11,6 +11,7 @@ Inputs:
     train_summary: ``train_run`` summaries (data/train_run/{run}/summary.json) of every run in
         ``rows`` (repeat the name).
     probe: the backbone report (data/pretrain_backbone/probe.json).
+    evaluation (Table 1; optional): the rows' ``embed_eval`` folders (chance level per task).
     rationale_probe (Tables 3, 4, 6; optional): ``rationale_probe/{run}/reasoning.json`` of
         the rows' reasoning-mode runs (repeat the name; absent for hub benchmarks).
     paper: the paper's transcribed table, config/paper_numbers/table0<N>_*.csv.
@@ -24,7 +25,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from rge.io import read_json
+from rge.io import read_json, read_jsonl
 from rge.report.mmeb_tables import read_csv
 from rge.report.paper_tables import parse_rows, rationale_right, read_run_inputs
 from rge.report.tables import Table
@@ -47,6 +48,7 @@ def build_run_table(
     paper: str | os.PathLike,
     label_templates: Mapping[str, str] | None = None,
     rationale_probes: Sequence[str | os.PathLike] | None = None,
+    evaluations: Sequence[str | os.PathLike] | None = None,
 ) -> Table:
     """Read a per-run table's input files and build it with ``build``.
 
@@ -66,6 +68,8 @@ def build_run_table(
         paper: the paper's CSV; its file name is printed in the table's notes.
         rationale_probes: ``rationale_probe`` outputs of the rows' runs (Tables 3, 4, 6: None
             leaves the builder's ``rationale`` keyword out, as Table 1 takes none).
+        evaluations: ``embed_eval`` folders of the rows (Table 1): their predictions give each
+            task's chance level (``chance_levels``); None leaves ``chance`` out.
 
     Returns:
         The table (rows of ours, each followed by the paper's row of the same label).
@@ -80,6 +84,8 @@ def build_run_table(
     extra = {}
     if rationale_probes is not None:
         extra["rationale"] = rationale_right([read_json(p) for p in rationale_probes])
+    if evaluations is not None:
+        extra["chance"] = chance_levels(evaluations)
     return build(
         study, rows, scores,
         read_csv(paper, list(paper_columns)), probe_report, train, Path(paper).name, **extra,
@@ -122,4 +128,26 @@ def trained_labels(
         if label in out:
             raise ValueError(f"{name}: two rows labelled {label!r}")
         out[label] = (run, mode)
+    return out
+
+
+def chance_levels(folders: Sequence[str | os.PathLike]) -> dict[str, float]:
+    """{task: chance P@1}: the mean over a task's queries of 1 / num_candidates, read from the
+    ``{task}.predictions.jsonl`` of ``embed_eval`` folders (the first folder with the task).
+
+    Raises:
+        ValueError: a predictions row without a positive ``num_candidates`` (names file, row).
+    """
+    out: dict[str, float] = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.predictions.jsonl")):
+            task = path.name.removesuffix(".predictions.jsonl")
+            if task in out:
+                continue
+            rows = read_jsonl(path)
+            for i, row in enumerate(rows):
+                if not isinstance(row.get("num_candidates"), int) or row["num_candidates"] < 1:
+                    raise ValueError(f"{path}: row {i} has no positive num_candidates")
+            if rows:
+                out[task] = sum(1.0 / r["num_candidates"] for r in rows) / len(rows)
     return out

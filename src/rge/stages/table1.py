@@ -14,7 +14,8 @@ Config keys (cfg slice, as ``rge.config.ReportView``):
         "SynCOCO_i2t": "MSCOCO_i2t"}; paper tasks match the CSV's columns up to case.
 
 Inputs and outputs: as every per-run table (``rge.report.run_tables``), with
-``paper`` = config/paper_numbers/table01_leakage_small.csv.
+``paper`` = config/paper_numbers/table01_leakage_small.csv, and (optional) ``evaluation``: the
+rows' ``embed_eval`` folders, whose predictions give each task's chance level (a "chance" row).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 from rge.config import ReportView
 from rge.report.paper_tables import table1
 from rge.report.run_tables import build_run_table
-from rge.stages._cli import Paths, run_table_files, stage_main, write_table_outputs
+from rge.stages._cli import Paths, as_list, run_table_files, stage_main, write_table_outputs
 
 
 def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
@@ -32,8 +33,8 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
         raise KeyError("table1: cfg needs 'columns' ({our task: paper task})")
     columns = dict(view.columns)
 
-    def build(study, rows, *rest):
-        return table1(study, rows, columns, *rest)
+    def build(study, rows, *rest, **chance):
+        return table1(study, rows, columns, *rest, **chance)
 
     table = build_run_table(
         "table1",
@@ -43,6 +44,7 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
         view.rows,
         **run_table_files(inputs),
         label_templates=view.label_templates,
+        evaluations=as_list(inputs["evaluation"]) if "evaluation" in inputs else None,
     )
     return write_table_outputs(table, outputs)
 
