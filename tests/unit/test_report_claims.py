@@ -266,3 +266,20 @@ def test_claims_table_markdown():
     assert "rge - base: +59.0 [" in md and "| shows |" in md
     assert "| gated |" in md and "not computed" in md and "| not trained |" in md
     assert "0.9 <= 0.8 FAILED" in md
+
+
+def test_study_claims_pair_shared_seeds_and_mark_claims_not_run():
+    ev = {"arms": {"rge": _arm({0: 100, 1: 100, 2: 100}), "base": _arm({0: 40, 2: 40}),
+                   "solo": _arm({5: 50}), "gone": {}}}  # fmt: skip
+    design = {"seed_sd": 0.0, "query_sd": 50.0}
+    claims = [_difference_claim(), _difference_claim(name="apart", b="solo"),
+              _difference_claim(name="absent", b="gone")]  # fmt: skip
+    rows = {r["claim"]: r for r in C.study_claims(claims, ev, design, n_resamples=200)}
+    paired = rows["RGE > baseline"]
+    assert (
+        paired["verdict"] == C.SHOWS and paired["reason"] == "seeds [1] not in every arm, left out"
+    )
+    assert paired["arm_scores"]["rge"][2] == 2 and paired["design"]["n_seeds"] == 2
+    assert rows["apart"]["verdict"] == C.NOT_RUN
+    assert rows["apart"]["reason"] == "no seed shared by its arms"
+    assert rows["absent"]["verdict"] == C.NOT_RUN and "gone" in rows["absent"]["reason"]

@@ -632,14 +632,37 @@ def study_claims(
     for claim in claims:
         c, why = _prepared({"n_resamples": n_resamples, **claim}, evidence)
         tables = list(claim.get("tables", []))
+        ev, dropped = paired_seeds(_arms_of(c), evidence) if not why else (evidence, [])
+        if not why and not ev["arms"][_arms_of(c)[0]]:
+            why = "no seed shared by its arms"
         if why:
             rows.append({"claim": c["name"], "kind": c["kind"], "arms": _arms_of(c),
                          "verdict": NOT_RUN, "reason": why, "gates": [], "components": [],
                          "arm_scores": {}, "design": None, "tables": tables})  # fmt: skip
             continue
-        row = judge_claims([c], evidence)[0]
-        rows.append({**row, "design": claim_design(c, evidence, design), "tables": tables})
+        row = judge_claims([c], ev)[0]
+        if dropped:  # pairing needs the same seed in every arm: the others are left out
+            note = f"seeds {dropped} not in every arm, left out"
+            row["reason"] = "; ".join(x for x in (row["reason"], note) if x)
+        rows.append({**row, "design": claim_design(c, ev, design), "tables": tables})
     return rows
+
+
+def paired_seeds(arms: Sequence[str], evidence: Mapping) -> tuple[dict, list]:
+    """The evidence restricted to the seeds every arm of ``arms`` has (a paired difference is
+    taken within a seed), and the seeds left out (sorted)."""
+    seed_sets = [set(evidence["arms"][a]) for a in arms]
+    shared, every = set.intersection(*seed_sets), set.union(*seed_sets)
+    ev = dict(evidence)
+    ev["arms"] = {
+        a: {s: v for s, v in per.items() if s in shared} if a in arms else per
+        for a, per in evidence["arms"].items()
+    }
+    ev["rationale_right"] = {
+        a: {s: v for s, v in per.items() if s in shared}
+        for a, per in evidence.get("rationale_right", {}).items()
+    }
+    return ev, sorted(every - shared)
 
 
 def design_table(rows: Sequence[dict], design: Mapping) -> Table:
