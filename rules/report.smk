@@ -141,6 +141,7 @@ rule report:
         embed_eval=report_evaluations,
         eval_task=eval_task_dirs_all,
         claims=report_claims,
+        rationale_probe=rationale_probe_targets(),
     output:
         report=out("report/report.html"),
     threads: threads_for("report")

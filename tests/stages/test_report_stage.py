@@ -69,6 +69,13 @@ def test_the_claims_come_first_design_before_verdicts(built):
     assert "alpha ordering" not in html.split("<h3>Table 9")[1]  # no table3 on this page
 
 
+def test_the_rationale_probe_per_run(built):
+    _, _, _, html = built
+    section = html.split('id="rationale_probe"')[1]
+    assert "<td>RGE-self</td><td>reasoning</td><td>2</td><td>75.0</td><td>50.0</td>" in section
+    assert "<td>80.0</td><td>20.0</td>" in section
+
+
 def test_a_curve_per_run_and_the_contrastive_overlay(built):
     _, _, _, html = built
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
@@ -141,9 +148,10 @@ def test_missing_optional_inputs_are_left_out(tmp_path):
     write_data_tree(tmp_path)
     out = tmp_path / "r.html"
     result = report.main(["--cfg", BARE, *report_argv(tmp_path, out, optional=False)])
-    assert result["left_out"] == ["Claims", "Figure 4", "Rationale statistics", "Examples"]
+    left_out = ["Claims", "Figure 4", "Rationale statistics", "Rationale probe", "Examples"]
+    assert result["left_out"] == left_out
     html = out.read_text()
-    assert "Left out (no input): Claims, Figure 4, Rationale statistics, Examples" in html
+    assert f"Left out (no input): {', '.join(left_out)}" in html
     assert "Table 9: fake table" in html and "no probe given" in html
     empty = report.main(["--cfg", BARE, "--output", f"report={tmp_path / 'e.html'}"])
     assert empty["sections"] == [] and (tmp_path / "e.html").is_file()

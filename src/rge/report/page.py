@@ -4,12 +4,13 @@ Sections: the claims judged by criteria fixed before the run (``claims.md``, fir
 study shows), every rendered table given (paper Tables 1-4, 6, 7, 15), Figure 4 (§3.5 leakage
 curves), per-run diagnostics (backbone probe accuracy and final training InfoNCE against
 ln(batch) / ln(candidates): "cannot see" vs "shortcut"), training curves per run, rationale
-statistics per run and meta-task, and worked examples per meta-task in the manner of paper
+statistics per run and meta-task, the rationale probe per run (rationales right against the
+scenes, P@1 on right vs wrong rationales), and worked examples per meta-task in the manner of paper
 Table 5 (query, the RGE run's rationale, baseline vs RGE top-1 candidate, ground truth). A
 section whose inputs are missing is left out and named in the header.
 
 The page is built from ``files``: {input name: [paths]}, the names of the ``report`` stage's
-inputs (``claims``, ``table``, ``figure4``, ``train_log``, ``summary``, ``probe``, ``embed_eval``,
+inputs (``claims``, ``table``, ``figure4``, ``rationale_probe``, ``train_log``, ``summary``, ``probe``, ``embed_eval``,
 ``scores``, ``predictions``, ``rationales``, ``eval_task``; see that stage's docstring).
 """
 
@@ -28,7 +29,7 @@ from rge.data.mmeb import load_eval_rows
 from rge.data.records import EvalRow
 from rge.io import read_json, read_jsonl
 from rge.report import curves, examples
-from rge.report.html import esc, figure, file_uri, markdown_to_html, page
+from rge.report.html import esc, figure, file_uri, markdown_to_html, page, table_html
 
 if TYPE_CHECKING:
     from rge.config import PageView
@@ -146,6 +147,30 @@ def claims_section(files: list[Path]) -> str:
                 title, body = markdown_to_html(block, str(f))
                 parts.append(f"<h3>{esc(title or f.stem)}</h3>\n{body}")
     return "\n".join(parts)
+
+
+PROBE_COLUMNS = ("description_correct", "answer_correct", "p_at_1", "p_at_1_answer_right",
+                 "p_at_1_answer_wrong")  # fmt: skip
+
+
+def rationale_probe_section(study: Study, files: list[Path]) -> str:
+    """Per probed run (reasoning mode): how often its rationales describe the scene and state
+    the answer right, and P@1 on rows whose rationale is right vs wrong (means over tasks)."""
+    probes = sorted((read_json(f) for f in files), key=lambda p: study.order(p["run"]))
+    rows = [
+        [study.label(p["run"]), p["mode"], len(p["tasks"]),
+         *[None if p["mean"].get(k) is None else 100.0 * p["mean"][k] for k in PROBE_COLUMNS]]
+        for p in probes
+    ]  # fmt: skip
+    if not rows:
+        return ""
+    cols = ["run", "mode", "tasks", "description right %", "answer right %", "P@1 %",
+            "P@1 % (answer right)", "P@1 % (answer wrong)"]  # fmt: skip
+    return table_html(cols, rows, digits=1) + (
+        '<p class="note">Rationale probe (rge.evaluate.rationale_probe): each query rationale '
+        "scored against the synthetic scene it was written about; means over tasks (a task "
+        "whose rationales are all right or all wrong has no P@1 on the other side).</p>"
+    )
 
 
 def curves_section(study: Study, logs: list[Path], summary_files: list[Path]) -> str:
@@ -272,6 +297,8 @@ def build_page(cfg: PageView, files: Files, commit: str) -> Page:
          curves_section(study, list(files.get("train_log", [])), summary_files)),
         ("rationales", "Rationale statistics",
          examples.rationale_stats_html(scores, {s["run"]: study.label(s["run"]) for s in scores})),
+        ("rationale_probe", "Rationale probe",
+         rationale_probe_section(study, list(files.get("rationale_probe", [])))),
         ("examples", "Examples", examples_section(study, files)),
     ]  # fmt: skip
     sections = [s for s in candidates if s[2]]

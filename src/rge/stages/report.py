@@ -5,8 +5,8 @@ numbers), the claims (what the study shows, judged by criteria fixed before the 
 rendered table given, Figure 4, per-run diagnostics (backbone probe accuracy and
 final training InfoNCE against ln(batch) / ln(candidates): "cannot see" vs "shortcut"), training
 curves per run (total, LM and contrastive loss vs step, cold start included), rationale statistics
-per run and meta-task (reasoning-mode scores), and worked examples per meta-task (query, the RGE
-run's rationale, baseline vs RGE top-1 candidate, ground truth). A section whose inputs are
+per run and meta-task (reasoning-mode scores), the rationale probe per run, and worked examples
+per meta-task (query, the RGE run's rationale, baseline vs RGE top-1 candidate, ground truth). A section whose inputs are
 missing is listed in the header as left out (``rge.report.page.build_page`` assembles it).
 
 Config keys (cfg slice, as ``rge.config.PageView``, whose defaults are given here):
@@ -41,6 +41,7 @@ Inputs (all optional, names repeatable so a rule can pass lists):
     predictions, rationales: ``{task}.predictions.jsonl`` / ``{task}.rationales.jsonl``; each is
         identified by the score JSON beside it (``{task}.json``: run, mode, task), else by its
         path ``…/{run}/{mode}/{task}.<kind>.jsonl``.
+    rationale_probe: ``rationale_probe/{run}/reasoning.json`` files (synthetic studies).
     eval_task: fetched eval task folders (``fetch_mmeb_eval/{task}``: ``{task}/test-*.parquet``
         + ``eval_images/``) for the examples' queries and candidates.
 Outputs:
