@@ -1,6 +1,11 @@
 # Input functions and targets of the rationale probe and the claims (issue 12 items 2, 3, 7, 8):
 # which runs they read is decided by rge.config; this file only spells the paths.
 
+try:
+    rge_config.check_claims(config)  # a bad claim fails before any job runs
+except rge_config.ConfigError as err:
+    sys.exit(f"config error: {err}")
+
 
 def rationale_probe_targets():
     """data/<study>/rationale_probe/<run>/reasoning.json of every probed run (synthetic only)."""

@@ -762,6 +762,32 @@ def rationale_probe_runs(config: Mapping) -> list[str]:
     ]  # fmt: skip
 
 
+def check_claims(config: Mapping) -> None:
+    """Check the ``claims`` block before any job runs: each claim well formed
+    (``rge.report.claims.validate_claims``), its arms "<run>:<mode>", none eval-only.
+
+    Raises:
+        ConfigError: naming the claim and what is wrong.
+    """
+    claims = claims_list(config)
+    if not claims:
+        return
+    from rge.report.claims import validate_claims  # numpy: only for a config with claims
+
+    try:
+        validate_claims(claims)
+    except ValueError as err:
+        raise ConfigError(f"claims.list: {err}") from err
+    for i, claim in enumerate(claims):
+        for arm in claim_arms(claim):
+            parse_arm(arm)
+            if eval_only_arm(config, arm):
+                raise ConfigError(
+                    f"claims.list[{i}] ({claim['name']}): arm {arm!r} is an eval-only checkpoint; "
+                    "eval-only rows never enter a comparison"
+                )
+
+
 def _rationale_probe(config, wc):
     return {
         "run": wc["run"], "mode": wc["mode"], "tasks": _eval_task_specs(config, wc["run"]),

@@ -54,3 +54,19 @@ def test_an_eval_only_arm_is_marked():
         {"name": "x", "kind": "difference", "a": "untrained_backbone:direct", "b": "rge:direct"}
     ]
     assert C.slice_for(config, "claims")["eval_only"] == ["untrained_backbone:direct"]
+
+
+def test_bad_claims_fail_at_load_time_naming_the_claim():
+    C.check_claims(smoke_config())  # the shipped claims are well formed
+    config = smoke_config()
+    config["claims"]["list"] = [
+        {"name": "x", "kind": "difference", "a": "untrained_backbone:direct", "b": "rge:direct"}
+    ]
+    with pytest.raises(C.ConfigError, match=r"claims.list\[0\] \(x\): arm 'untrained_backbone"):
+        C.check_claims(config)
+    config["claims"]["list"] = [{"name": "y", "kind": "difference", "a": "rge:direct"}]
+    with pytest.raises(C.ConfigError, match=r"claim y: missing keys \['b'\]"):
+        C.check_claims(config)
+    config["claims"]["list"] = [{"name": "z", "kind": "difference", "a": "rge", "b": "rge:direct"}]
+    with pytest.raises(C.ConfigError, match="arm 'rge' is not"):
+        C.check_claims(config)
