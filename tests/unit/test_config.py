@@ -47,7 +47,7 @@ def validated(schema, text: str, base: str = "config/smoke.yaml") -> dict:
 def test_schema_defaults_are_filled_everywhere(embedded):
     assert embedded["evaluate"]["prompt_protocol"] == "rge_release"
     assert embedded["benchmark"]["max_rows_per_subset"] == -1
-    assert embedded["runs"]["baseline"]["pair"] == "q"  # inside registry entries too
+    assert embedded["runs"]["baseline@0"]["pair"] == "q"  # inside registry entries too
     assert embedded["tasks"]["retrieval"]["SynFlickr"]["max_captions"] == 5
     assert embedded["rationales"]["settings"] == {}
     assert embedded["report"]["table2"]["pairs"] == {}
@@ -119,8 +119,8 @@ def test_a_number_string_stays_a_string_where_the_schema_wants_one(schema):
 
 
 def test_run_config_is_the_entry_over_the_train_defaults(embedded):
-    run = C.run_config(embedded, "alpha_1_20")
-    assert (run["alpha_lm"], run["alpha_con"], run["lr"], run["pair"]) == (1, 20, 0.001, "q_self")
+    run = C.run_config(embedded, "alpha_10_1")
+    assert (run["alpha_lm"], run["alpha_con"], run["lr"], run["pair"]) == (10, 1, 0.001, "q_self")
     assert "eval_modes" not in run and "eval_tasks" not in run
     assert run["subsets"] == embedded["tasks"]["train"]
     assert C.run_config(embedded, "leak_q")["subsets"] == [
@@ -136,7 +136,8 @@ def test_restrictions_narrow_subsets_tasks_and_active_runs(embedded):
     # leak_* evaluate on the four retrieval tasks only: none is left, so they are not active
     assert C.run_eval_tasks(config, "leak_q") == []
     assert not C.active(config, "leak_q") and C.active(config, "baseline")
-    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 10
+    # 4 seeded runs x 3 replicates, alpha_10_1, alpha_1_1, the two eval-only runs
+    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 16
     assert not C.active(config, "no_such_run")
 
 
@@ -156,20 +157,25 @@ def test_modes_and_output_root(embedded):
 
 def test_table3_labels_read_the_runs_alphas(embedded):
     rows = C.table_rows(embedded, "table3")
-    assert list(rows) == ["100:1", "20:1", "10:1", "0 (no LM loss)", "1:1", "1:10", "1:20", "1:100"]
-    assert rows["1:10"] == ("rge", "reasoning") and rows["0 (no LM loss)"] == ("baseline", "direct")
+    # the embedded table keeps 10:1, 1:1, 1:10 and "0" (config/paper.yaml keeps all eight)
+    backbone = "0 (no LM loss; backbone init)"
+    assert list(rows) == ["10:1", "0 (no LM loss)", backbone, "1:1", "1:10"]
+    assert rows["1:10"] == ("rge", "reasoning") and rows[backbone] == ("baseline", "direct")
+    assert rows["0 (no LM loss)"] == ("baseline_cs", "direct")  # matched initialisation
     changed = copy.deepcopy(embedded)
-    changed["runs"]["alpha_1_20"]["alpha_con"] = 40
-    assert "1:40" in C.table_rows(changed, "table3") and "1:20" not in C.table_rows(
+    changed["runs"]["alpha_1_1"]["alpha_con"] = 40
+    assert "1:40" in C.table_rows(changed, "table3") and "1:1" not in C.table_rows(
         changed, "table3"
     )
 
 
 def test_rows_of_runs_the_registry_lacks_are_left_out(schema):
     smoke = C.load(ROOT / "config/smoke.yaml", ROOT / C.SCHEMA)
-    assert list(C.table_rows(smoke, "table3")) == ["0 (no LM loss)", "1:10", "1:20"]
+    assert list(C.table_rows(smoke, "table3")) == [
+        "0 (no LM loss)", "0 (no LM loss; backbone init)", "1:10", "1:20",
+    ]  # fmt: skip
     assert C.table_runs(smoke, "table1") == ["leak_q", "leak_self"]
-    assert C.table_runs(smoke, "table7") == ["baseline", "rge"]
+    assert C.table_runs(smoke, "table7") == ["baseline", "rge@0"]  # Table 7: first replicate
     assert C.reported_tables(smoke) == list(C.TABLES)
 
 
@@ -233,7 +239,8 @@ def changed_jobs(config: dict, path: str, value) -> set[str]:
 
 
 def test_the_cold_start_and_the_baseline_do_not_read_alpha_con(embedded):
-    rge_runs = ["rge", "pair_q_oracle", "leak_q", "leak_oracle", "leak_self"]  # no own alpha_con
+    rge_runs = [*(f"{r}@{s}" for r in ("rge", "pair_q_oracle") for s in (0, 1, 2)),
+                "leak_q", "leak_oracle", "leak_self"]  # no own alpha_con  # fmt: skip
     assert changed_jobs(embedded, "train.alpha_con", 20) == {
         *(f"train_run[{r}]" for r in rge_runs),
         *(f"leakage_curves[{v}]" for v in ("consistent", "wrong_target", "wrong_query")),
@@ -244,13 +251,14 @@ def test_the_cold_start_and_the_baseline_do_not_read_alpha_con(embedded):
 def test_the_learning_rate_reaches_every_training_job_only(embedded):
     changed = changed_jobs(embedded, "train.lr", 0.002)
     assert {j.split("[")[0] for j in changed} == {"cold_start", "train_run", "leakage_curves"}
-    assert len(changed) == 1 + 12 + 3
+    assert len(changed) == 1 + 17 + 3  # cold start, 4 x 3 replicates + 5 runs, Figure 4
 
 
 def test_the_eval_batch_size_reaches_the_encoding_jobs_only(embedded):
     changed = changed_jobs(embedded, "evaluate.batch_size", 8)
     assert {j.split("[")[0] for j in changed} == {"embed_eval", "score_retrieval"}
-    assert len(changed) == 14 + 10  # 13 trained (run, mode) + untrained_backbone (direct)
+    # 20 trained (run, mode) (rge's 3 replicates in two modes), 2 eval-only; 10 retrieval
+    assert len(changed) == 22 + 10
 
 
 def test_a_backbone_recipe_key_reaches_the_backbone_only(embedded):
@@ -259,8 +267,8 @@ def test_a_backbone_recipe_key_reaches_the_backbone_only(embedded):
 
 
 def test_one_run_setting_reaches_that_run_its_table_and_the_report(embedded):
-    assert changed_jobs(embedded, "runs.alpha_1_20.alpha_con", 50) == {
-        "train_run[alpha_1_20]", "table3", "report",
+    assert changed_jobs(embedded, "runs.alpha_1_1.alpha_con", 50) == {
+        "train_run[alpha_1_1]", "table3", "report",
     }  # fmt: skip
 
 
@@ -372,9 +380,10 @@ def test_backbone_rationales_diagnostics_and_report_views(embedded):
     )
     assert (fig.steps, fig.batch_size, fig.alpha_con) == (60, 16, 10)
     table = C.ReportView.from_slice(C.slice_for(embedded, "table6", {}))
-    assert table.shown_runs() == ("baseline", "rge")
+    assert table.shown_runs() == ("baseline_cs", "baseline", "rge")  # base names: pooled rows
     table7 = C.ReportView.from_slice(C.slice_for(embedded, "table7", {}))
-    assert table7.shown_runs() == ("baseline", "rge") and table7.benches["SynFlickr"] == "flickr"
+    assert table7.shown_runs() == ("baseline@0", "rge@0")  # Table 7: the first replicates
+    assert table7.benches["SynFlickr"] == "flickr"
 
 
 def test_views_reject_bad_slices(embedded):
@@ -447,7 +456,8 @@ def test_views_thaw_back_to_json(embedded):
 def test_page_and_figure_views(embedded):
     page = C.PageView.from_slice(C.slice_for(embedded, "report", {}))
     assert list(page.runs) == list(embedded["runs"]) and page.tasks["SynGround"]["split"] == "IND"
-    assert (page.rge_run, page.rge_mode, page.examples_per_task) == ("rge", "reasoning", 2)
+    # a seeded run's examples are its first replicate's
+    assert (page.rge_run, page.rge_mode, page.examples_per_task) == ("rge@0", "reasoning", 2)
     fig = C.ReportView.from_slice(C.slice_for(embedded, "figure4", {}))
     assert (fig.study, fig.window, fig.smooth) == ("embedded", 20, 1)
 

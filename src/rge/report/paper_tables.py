@@ -21,6 +21,7 @@ from pathlib import Path
 from rge.evaluate.metrics import META_TASKS
 from rge.io import read_json
 from rge.report.mmeb_tables import PAPER, SOURCE_OURS, SOURCE_REF
+from rge.report.seeds import is_pooled, pooled_train, score_cell, seeds_marker
 from rge.report.tables import Cell, Table, paper_number, percent
 
 SOURCE_PAPER = "paper"
@@ -96,11 +97,20 @@ def probe_numbers(report: dict | None) -> str:
 
 
 def infonce_numbers(summary: dict) -> str:
-    """A run's final training InfoNCE against ln(batch size) (and ln(candidates)), as text."""
+    """A run's final training InfoNCE against ln(batch size) (and ln(candidates)), as text;
+    for a seeded run (``rge.report.seeds.pooled_train``) the mean over its replicates and
+    each replicate's ratio to ln(candidates)."""
     ln_b = float(summary["ln_batch"])
     batch = round(math.exp(ln_b))
     if summary.get("final_con") is None:
         return f"no contrastive loss logged (objective {summary.get('objective')!r})"
+    if "replicates" in summary:
+        ratios = ", ".join(f"{rep} {r['ratio']:.2f}x" for rep, r in summary["replicates"].items())
+        return (
+            f"final training InfoNCE {float(summary['final_con']):.3f} (mean of "
+            f"{len(summary['replicates'])} seeds) vs ln(batch {batch}) = {ln_b:.3f}; "
+            f"/ ln(candidates) per seed: {ratios}; mean {float(summary['ratio']):.2f}x"
+        )
     con = float(summary["final_con"])
     text = f"final training InfoNCE {con:.3f} vs ln(batch {batch}) = {ln_b:.3f} ({con / ln_b:.2f}x)"
     ln_c = summary.get("ln_candidates")
@@ -214,13 +224,15 @@ def meta_table(
     """
     index = index_summaries(summaries)
     columns = ["source", label_name, "run (mode)", *META_COLUMNS]
+    # beside a pooled row (mean ± sd over seeds) every row of ours says how many seeds it is
+    mark = any(is_pooled(pick(index, rm, "score_mmeb summary")) for rm in rows.values())
     out: list[list[Cell]] = []
     for label, (run, mode) in rows.items():
         s = pick(index, (run, mode), "score_mmeb summary")
-        agg = {**s["meta_task"], "overall": s["overall"]}
-        out.append(
-            [SOURCE_OURS, label, _label(run, mode), *[percent(agg.get(c)) for c in META_COLUMNS]]
-        )
+        paths = [(c,) if c == "overall" else ("meta_task", c) for c in META_COLUMNS]
+        marker = seeds_marker(s) if mark else ""
+        shown = _label(run, mode) + (f", {marker}" if marker else "")
+        out.append([SOURCE_OURS, label, shown, *[score_cell(s, *p) for p in paths]])
         if label in paper:
             out.append(_paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS))
     out += _reference_rows(paper, rows, META_COLUMNS)
@@ -474,6 +486,8 @@ def table7(
             "Its text says query-only reasoning (the default) is best for COCO text-to-image "
             "and that reasoning on both sides sometimes hurts text-to-image.",
             *study_notes(study),
+            *[f"`{r}` is the first replicate of the seeded run `{r.split('@')[0]}`: retrieval "
+              "is scored at that one seed (1 seed)." for r in (baseline_run, rge_run) if "@" in r],
             *run_notes([baseline_run, rge_run, *eval_only_modes], probe, train, eval_only_modes),
         ],
     )  # fmt: skip
@@ -504,9 +518,9 @@ def read_run_inputs(
     train_summaries: Sequence[str | os.PathLike],
     probe: str | os.PathLike,
 ) -> tuple[list[dict], dict[str, dict], dict]:
-    """The score summaries (or scores), training summaries by run, and the backbone report."""
-    return (
-        [read_json(p) for p in summaries],
-        read_train_summaries(train_summaries),
-        read_json(probe),
-    )
+    """The score summaries (or scores), training summaries by run (a seeded run's from its
+    pooled file), and the backbone report."""
+    scores = [read_json(p) for p in summaries]
+    # a seeded run's training facts come with its pooled scores (pool_seeds), by base run
+    train = {**read_train_summaries(train_summaries), **pooled_train(scores)}
+    return scores, train, read_json(probe)

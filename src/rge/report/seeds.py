@@ -79,6 +79,9 @@ def _pool_scores(summaries: Sequence[Mapping]) -> tuple[dict, dict]:
             **{k: first[k] for k in ("meta_task", "split") if k in first},
         }
         sd["tasks"][task] = {"acc": d}
+        strict = [s["tasks"][task].get("acc_strict") for s in summaries]
+        if all(v is not None for v in strict):  # the tie-rule note compares it with acc
+            mean["tasks"][task]["acc_strict"] = mean_sd(strict)[0]
     return mean, sd
 
 
@@ -178,3 +181,55 @@ def format_mean_sd(mean: float | None, sd: float | None) -> str | float | None:
     if sd is None:
         return float(mean)
     return f"{mean:.1f} ± {sd:.1f}"
+
+
+def is_pooled(summary: Mapping) -> bool:
+    """Whether a score summary is a ``pool_seeds`` file (it has ``sd`` and ``n``)."""
+    return "sd" in summary and "n" in summary
+
+
+def score_cell(summary: Mapping, *path: str) -> str | float | None:
+    """A score of a ``score_mmeb`` summary or a pooled file as a table cell, in %.
+
+    Args:
+        summary: either file; ``path`` walks into it, e.g. ``("overall",)``,
+            ``("meta_task", "vqa")``, ``("tasks", "SynObjects", "acc")``.
+
+    Returns:
+        A single run's score as a float (one decimal when printed); a pooled score as
+        ``"mean ± sd"`` text (the mean alone at one seed); None where the summary has none.
+    """
+    mean = _dig(summary, path)
+    if mean is None:
+        return None
+    if not is_pooled(summary):
+        return 100.0 * float(mean)
+    sd = _dig(summary["sd"], path)
+    return format_mean_sd(100.0 * float(mean), None if sd is None else 100.0 * float(sd))
+
+
+def _dig(data: Mapping, path: Sequence[str]) -> float | None:
+    for key in path:
+        if not isinstance(data, Mapping) or data.get(key) is None:
+            return None
+        data = data[key]
+    return data  # type: ignore[return-value]
+
+
+def seeds_marker(summary: Mapping) -> str:
+    """How many seeds a row of ours stands for: ``mean ± sd (n=3)``, ``1 seed``, or "" for an
+    eval-only checkpoint (not trained here, nothing seeded)."""
+    if is_pooled(summary):
+        return f"mean ± sd (n={summary['n']})" if summary["n"] > 1 else "1 seed"
+    return "" if summary.get("eval_only") else "1 seed"
+
+
+def pooled_train(summaries: Sequence[Mapping]) -> dict[str, dict]:
+    """The training facts of the pooled files among ``summaries``, by base run, in the shape
+    of a ``train_run`` summary (``final_con`` and ``ratio`` are means over the replicates,
+    ``replicates`` gives each one's), for the tables' notes and templated labels."""
+    out: dict[str, dict] = {}
+    for s in summaries:
+        if is_pooled(s) and "train" in s:
+            out[s["run"]] = {"run": s["run"], "n": s["n"], **s["train"]}
+    return out
