@@ -546,3 +546,124 @@ def test_an_eval_only_row_keeps_its_label_beside_templated_ones(paper):
         "reasoning",
     )
     assert "Released RGE (reasoning, eval-only)" not in cfg.get("label_templates", {})
+
+
+# --- seeds, matched initialisation, cold-start data (issue 12) -------------------------------
+
+
+def unseeded(schema) -> dict:
+    """The embedded config with every ``seeds:`` removed: the registry as it was before."""
+    config = C.load_yaml(ROOT / "config/config.yaml")
+    for entry in config["runs"].values():
+        entry.pop("seeds", None)
+    return C.validate(config, schema)
+
+
+def test_seeds_expand_to_replicates_in_place_each_with_its_seed(embedded):
+    runs = list(embedded["runs"])
+    assert runs[:6] == [f"{r}@{s}" for r in ("baseline_cs", "baseline") for s in (0, 1, 2)]
+    assert C.replicates(embedded, "rge") == ["rge@0", "rge@1", "rge@2"]
+    assert [C.run_seed(embedded, r) for r in C.replicates(embedded, "rge")] == [0, 1, 2]
+    assert "seeds" not in embedded["runs"]["rge@1"] and "rge" not in embedded["runs"]
+    # a run without seeds is its own replicate, trained with the study's seed
+    assert C.replicates(embedded, "alpha_1_1") == ["alpha_1_1"]
+    assert C.run_seed(embedded, "alpha_1_1") == embedded["seed"] == 0
+    # expanding again changes nothing (a validated config may be validated twice)
+    again = C.validate(copy.deepcopy(embedded), C.load_schema(ROOT / C.SCHEMA))
+    assert list(again["runs"]) == runs
+
+
+def test_a_base_name_resolves_to_its_replicates(embedded):
+    assert C.seeded(embedded, "rge") and not C.seeded(embedded, "rge@0")
+    assert C.active(embedded, "rge") and C.known(embedded, "rge")
+    assert C.run_modes(embedded, "rge") == ["direct", "reasoning"]
+    assert C.run_config(embedded, "rge")["pair"] == "q_self"
+    assert not C.eval_only(embedded, "pair_q_oracle") and C.base_run("rge@2") == "rge"
+    assert C.pooled_runs(embedded) == ["baseline_cs", "baseline", "rge", "pair_q_oracle"]
+    assert "rge@2" in C.reported_trained_runs(embedded) and "rge" not in C.reported_runs(embedded)
+    assert C.replicates(embedded, "no_such_run") == ["no_such_run"]
+    assert not C.known(embedded, "no_such_run")
+
+
+def test_replicates_train_and_sample_with_their_own_seed(embedded):
+    slices = [C.slice_for(embedded, "train_run", {"run": f"rge@{s}"}) for s in (0, 1, 2)]
+    assert [s["seed"] for s in slices] == [0, 1, 2] and slices[2]["run"] == "rge@2"
+    # the replicates differ in run name and seed only
+    assert [{k: v for k, v in s.items() if k not in ("run", "seed")} for s in slices[1:]] == [
+        {k: v for k, v in slices[0].items() if k not in ("run", "seed")}
+    ] * 2
+    for rule in ("embed_eval", "score_retrieval"):
+        wc = {"run": "rge@2", "mode": "reasoning", "bench": "SynFlickr", "qmode": "direct",
+              "tmode": "reasoning"}  # fmt: skip
+        assert C.slice_for(embedded, rule, wc)["seed"] == 2
+    # the shared jobs keep the study's seed
+    assert C.slice_for(embedded, "cold_start", {})["seed"] == 0
+    assert C.slice_for(embedded, "pool_seeds", {"run": "rge", "mode": "direct"}) == {
+        "run": "rge", "mode": "direct", "replicates": ["rge@0", "rge@1", "rge@2"],
+        "seeds": [0, 1, 2],
+    }  # fmt: skip
+
+
+def test_runs_without_seeds_keep_their_slices(schema, embedded):
+    before = unseeded(schema)
+    for rule, wc in [
+        ("train_run", {"run": "alpha_1_1"}),
+        ("train_run", {"run": "leak_q"}),
+        ("embed_eval", {"run": "alpha_10_1", "mode": "reasoning"}),
+        ("score_mmeb", {"run": "leak_self", "mode": "reasoning"}),
+        ("cold_start", {}),
+    ]:
+        assert C.slice_for(embedded, rule, wc) == C.slice_for(before, rule, wc), (rule, wc)
+    one = C.slice_for(before, "train_run", {"run": "rge"})
+    assert one["seed"] == 0 and "data" not in one  # no new key: no rerun of an unseeded run
+    assert C.slice_for(before, "table3", {})["rows"]["1:10"] == ("rge", "reasoning")
+
+
+def test_seeds_on_an_eval_only_run_or_a_taken_name_are_refused(schema):
+    with pytest.raises(C.ConfigError, match=r"runs\.untrained_backbone\.seeds: an eval-only"):
+        validated(
+            schema, "runs: {untrained_backbone: {checkpoint: {source: backbone}, seeds: [0]}}"
+        )
+    clash = "runs: {rge: {objective: rge, seeds: [1]}, rge@1: {objective: rge}}"
+    with pytest.raises(C.ConfigError, match=r"'rge@1' is already in the registry"):
+        validated(schema, clash)
+    with pytest.raises(C.ConfigError, match=r"runs\.rge\.seeds"):
+        validated(schema, "runs: {rge: {objective: rge, seeds: [1, 1]}}")  # uniqueItems
+
+
+def test_matched_baseline_starts_from_the_cold_start_in_every_config(embedded, paper):
+    smoke = C.load(ROOT / "config/smoke.yaml", ROOT / C.SCHEMA)
+    for config in (embedded, smoke, paper):
+        run = C.run_config(config, "baseline_cs")
+        assert (run["objective"], run["init"]) == ("baseline", "cold_start")
+        assert C.table_rows(config, "table4")["q->t"] == ("baseline_cs", "direct")
+        assert C.table_rows(config, "table6")["Baseline (backbone init)"] == ("baseline", "direct")
+        assert {"baseline_cs", "baseline"} <= set(C.table_runs(config, "table2"))
+
+
+def test_data_cold_start_trains_on_the_selection_only(paper):
+    for run in ("baseline_cs", "pair_q_oracle", "alpha_100_1", "alpha_1_100"):
+        assert C.run_config(paper, run)["data"] == "cold_start"
+        assert C.slice_for(paper, "train_run", {"run": run})["data"] == "cold_start"
+    assert C.run_config(paper, "rge")["data"] == "all"
+    assert "data" not in C.slice_for(paper, "train_run", {"run": "rge"})
+
+
+def test_the_cold_start_probe_evaluates_the_cold_start_on_in_domain_image_tasks(embedded):
+    assert C.eval_only(embedded, "cold_start_probe")
+    assert C.run_model(embedded, "cold_start_probe") == "data/embedded/cold_start/model"
+    assert C.run_modes(embedded, "cold_start_probe") == ["reasoning"]
+    tasks = C.run_eval_tasks(embedded, "cold_start_probe")
+    assert tasks == ["SynObjects", "SynColorQA", "SynCOCO_i2t", "SynNews_i2t", "SynGround"]
+    assert all(embedded["tasks"]["eval"][t]["split"] == "IND" for t in tasks)
+    shown = {r for t in C.reported_tables(embedded) for r in C.table_runs(embedded, t)}
+    assert "cold_start_probe" not in shown  # never a row of a comparison
+
+
+def test_a_cold_start_checkpoint_in_a_training_comparison_is_refused(schema):
+    text = """
+runs: {probe: {checkpoint: {source: cold_start}, eval_modes: [reasoning]}}
+report: {table4: {rows: [{label: "q->t", run: probe, mode: reasoning}]}}
+"""
+    with pytest.raises(C.ConfigError, match=r"report\.table4\.rows\[0\]: 'probe' is eval-only"):
+        validated(schema, text)
