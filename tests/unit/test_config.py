@@ -136,8 +136,8 @@ def test_restrictions_narrow_subsets_tasks_and_active_runs(embedded):
     # leak_* evaluate on the four retrieval tasks only: none is left, so they are not active
     assert C.run_eval_tasks(config, "leak_q") == []
     assert not C.active(config, "leak_q") and C.active(config, "baseline")
-    # 4 seeded runs x 3 replicates, alpha_10_1, alpha_1_1, the two eval-only runs
-    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 16
+    # 4 seeded runs x 3 replicates, the three α runs, the two eval-only runs
+    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 17
     assert not C.active(config, "no_such_run")
 
 
@@ -157,9 +157,9 @@ def test_modes_and_output_root(embedded):
 
 def test_table3_labels_read_the_runs_alphas(embedded):
     rows = C.table_rows(embedded, "table3")
-    # the embedded table keeps 10:1, 1:1, 1:10 and "0" (config/paper.yaml keeps all eight)
+    # the embedded table keeps 10:1, "0", 1:1, 1:10, 1:20 (config/paper.yaml keeps all eight)
     backbone = "0 (no LM loss; backbone init)"
-    assert list(rows) == ["10:1", "0 (no LM loss)", backbone, "1:1", "1:10"]
+    assert list(rows) == ["10:1", "0 (no LM loss)", backbone, "1:1", "1:10", "1:20"]
     assert rows["1:10"] == ("rge", "reasoning") and rows[backbone] == ("baseline", "direct")
     assert rows["0 (no LM loss)"] == ("baseline_cs", "direct")  # matched initialisation
     changed = copy.deepcopy(embedded)
@@ -251,14 +251,14 @@ def test_the_cold_start_and_the_baseline_do_not_read_alpha_con(embedded):
 def test_the_learning_rate_reaches_every_training_job_only(embedded):
     changed = changed_jobs(embedded, "train.lr", 0.002)
     assert {j.split("[")[0] for j in changed} == {"cold_start", "train_run", "leakage_curves"}
-    assert len(changed) == 1 + 17 + 3  # cold start, 4 x 3 replicates + 5 runs, Figure 4
+    assert len(changed) == 1 + 18 + 3  # cold start, 4 x 3 replicates + 6 runs, Figure 4
 
 
 def test_the_eval_batch_size_reaches_the_encoding_jobs_only(embedded):
     changed = changed_jobs(embedded, "evaluate.batch_size", 8)
     assert {j.split("[")[0] for j in changed} == {"embed_eval", "score_retrieval"}
-    # 20 trained (run, mode) (rge's 3 replicates in two modes), 2 eval-only; 10 retrieval
-    assert len(changed) == 22 + 10
+    # 21 trained (run, mode) (rge's 3 replicates in two modes), 2 eval-only; 10 retrieval
+    assert len(changed) == 23 + 10
 
 
 def test_a_backbone_recipe_key_reaches_the_backbone_only(embedded):
