@@ -290,7 +290,8 @@ def test_paper_branch_edit_matches_the_paper_dag(tmp_path):
     use_config(
         repo,
         "config/paper.yaml",
-        drop_outs=("${root}/make_synthetic",),
+        # no synthetic benchmark, and no seeded run: nothing to pool
+        drop_outs=("${root}/make_synthetic", "${root}/pool_seeds"),
         add_outs={"evaluate": "${root}/fetch_checkpoint"},  # released_rge comes from the hub
     )
     assert drift(repo, "config/paper.yaml") == []
@@ -313,7 +314,7 @@ def test_drift_is_caught(tmp_path):
         "stage train: output data/embedded/not_a_rule is produced by no Snakemake rule" in problems
     )
     assert (
-        "stage evaluate: reads data/embedded/train_run/baseline/model (stage train) "
+        "stage evaluate: reads data/embedded/train_run/baseline@0/model (stage train) "
         "but has no dep on it" in problems
     )
 
