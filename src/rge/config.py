@@ -368,8 +368,14 @@ def run_model(config: Mapping, run: str) -> str:
     A trained run: its ``train_run`` output; eval-only: the ``fetch_checkpoint`` output (hub),
     the given directory (path), the study's pretrained backbone, untrained (backbone), or the
     LM-only cold start, before any contrastive training (cold_start).
+
+    Raises:
+        ConfigError: ``run`` is a seeded base name (each replicate has its own model).
     """
     root = output_root(config)
+    if seeded(config, run):
+        raise ConfigError(f"run {run!r} is replicated over seeds: name one of "
+                          f"{replicates(config, run)}")  # fmt: skip
     if not eval_only(config, run):
         return f"{root}/train_run/{run}/model"
     entry = checkpoint(config, run)

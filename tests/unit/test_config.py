@@ -470,7 +470,9 @@ def test_an_eval_only_run_is_evaluated_never_trained(embedded, paper):
     assert "untrained_backbone" in C.active_runs(embedded)
     assert "untrained_backbone" not in C.trained_runs(embedded)
     assert C.run_model(embedded, "untrained_backbone") == "data/embedded/pretrain_backbone/model"
-    assert C.run_model(embedded, "rge") == "data/embedded/train_run/rge/model"
+    assert C.run_model(embedded, "rge@1") == "data/embedded/train_run/rge@1/model"
+    with pytest.raises(C.ConfigError, match=r"'rge' is replicated over seeds: name one of"):
+        C.run_model(embedded, "rge")
     assert C.run_model(paper, "released_rge") == "data/paper/fetch_checkpoint/released_rge/model"
     assert C.hub_checkpoint_runs(paper) == ["released_rge"] and not C.hub_checkpoint_runs(embedded)
     assert C.slice_for(paper, "fetch_checkpoint", {"run": "released_rge"}) == {

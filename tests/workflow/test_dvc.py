@@ -395,7 +395,7 @@ def test_repro_runs_every_phase_then_nothing(study):
 def test_push_then_pull_and_touch_gives_an_up_to_date_tree(study, clone):
     assert (study["root"] / "rge-dvc-remote" / "files" / "md5").is_dir()  # the default remote
     up_to_date(clone)
-    for name in ("score_mmeb/rge/reasoning.json", "table2/table2_mmeb_main.md"):
+    for name in ("score_mmeb/rge@0/reasoning.json", "table2/table2_mmeb_main.md"):
         rel = f"{SMOKE_ROOT}/{name}"
         assert (clone / rel).read_bytes() == (study["repo"] / rel).read_bytes(), rel
 
@@ -419,7 +419,7 @@ def test_pull_names_an_object_missing_from_the_remote(study):
     assert checkout.returncode != 0
     assert f"{SMOKE_ROOT}/table2" in checkout.stdout + checkout.stderr
     assert not (path / SMOKE_ROOT / "table2/table2_mmeb_main.md").exists()
-    assert (path / SMOKE_ROOT / "score_mmeb/rge/reasoning.json").exists()
+    assert (path / SMOKE_ROOT / "score_mmeb/rge@0/reasoning.json").exists()
     assert f"{SMOKE_ROOT}/table2" in dvc("status", cwd=path).stdout  # the stage stays out of date
 
 
