@@ -8,7 +8,10 @@ the whole study. This module is its one reader:
   raises ``ConfigError`` with ONE line: the key path, what is wrong, and "did you mean" for a
   misspelt key.
 - Run resolution: a run of the registry (``runs:``) is its entry over the ``train:`` defaults,
-  restricted by the command-line knobs ``train_subsets=`` / ``eval_tasks=``.
+  restricted by the command-line knobs ``train_subsets=`` / ``eval_tasks=``. An entry with
+  ``seeds: [0, 1, 2]`` is expanded at validation into the replicates ``<run>@0`` ... (issue 12);
+  tables name the base run, which ``replicates``/``seeded``/``active`` etc. accept, and read
+  its ``pool_seeds`` files.
 - ``slice_for(config, rule, wildcards)``: the JSON-able dict a rule's stage receives. It holds
   exactly the keys that stage reads, so Snakemake's params tracking reruns only the jobs whose
   settings changed (e.g. the LM-only cold start does not carry ``train.alpha_con``).
