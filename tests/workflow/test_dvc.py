@@ -6,6 +6,8 @@ repository's own data/ or DVC cache)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -443,5 +445,8 @@ def test_exp_run_reruns_only_what_the_change_touches(clone):
     assert params[SMOKE]["runs.rge.alpha_con"]["new"] == 5, params
     metrics = json.loads(dvc("metrics", "diff", "--all", "--json", cwd=clone).stdout)
     assert any("metrics/rge" in path for path in metrics), metrics
-    shown = dvc("exp", "show", "--csv", cwd=clone).stdout
+    shown = dvc("exp", "show", "--csv", "--only-changed", cwd=clone).stdout
     assert "runs.rge.alpha_con" in shown and "overall" in shown, shown[:2000]
+    # the README's view fits a terminal: the changed param and the changed run's metrics only
+    header = next(csv.reader(io.StringIO(shown)))
+    assert len(header) <= 40, header

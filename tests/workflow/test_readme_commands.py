@@ -143,7 +143,7 @@ PREFETCH = [  # README "Running on a cluster": the oracle's weights fetched on t
 DVC_WORKFLOW = [  # the five-line workflow, in order (test_dvc_workflow_from_the_readme)
     "dvc repro",
     "git add dvc.lock && git commit -m 'study results'",
-    "python workflow/exp.py -S config/config.yaml:+runs.rge.alpha_con=5 && dvc exp show",
+    "python workflow/exp.py -S config/config.yaml:+runs.rge.alpha_con=5 && dvc exp show --only-changed",
     "dvc push",
     "git clone <repo> rge2 && cd rge2 && dvc pull",
     "snakemake phases --touch --cores 1",

@@ -47,6 +47,8 @@ T2_COLUMNS = ("classification", "vqa", "retrieval", "grounding", "ind", "ood", "
 SOURCE_OURS = "ours"
 SOURCE_PAIRED = "paper (same tasks)"
 SOURCE_REF = "paper (reference only: not paired with ours)"
+# Table 15's aggregate rows when the task sets differ: ours and the paper's side by side.
+AGGREGATE_OTHER = "aggregate: ours | paper (OTHER tasks: not comparable)"
 TIE_GAP_POINTS = 0.5  # |acc - acc_strict| in points above which a task is named in a note
 
 
@@ -265,7 +267,10 @@ def table15(
         accs = [score_cell(s, "tasks", name, "acc") for s in summaries]
         ref = [paper_number(theirs[m]) if theirs else None for m in models]
         rows.append([source, T15_META[rec["meta_task"]], name, rec["split"], *accs, *ref])
-    for name, r in paper.items():
+    n_shared = len(set(dict(ours)) & set(paper))
+    # With no task in common (the synthetic benchmark) the paper's per-dataset rows would be
+    # screens of empty cells beside ours: the notes name the CSV that holds them instead.
+    for name, r in paper.items() if n_shared else ():
         if name not in dict(ours):
             blank = [None] * len(summaries)
             rows.append(
@@ -279,13 +284,17 @@ def table15(
                 ]
             )
     rows += _aggregate_rows(summaries, paper_summary, models, is_comp)
-    n_shared = len(set(dict(ours)) & set(paper))
+    notes = _notes(is_comp, study, n_shared)
+    if not n_shared:
+        notes.append(f"The paper's per-dataset numbers are in {paper_files[0]}: none of its "
+                     "tasks is one of ours, so they are not repeated row by row here.")  # fmt: skip
+    notes.append(_tie_note(summaries))
     return Table(
         title="Table 15: MMEB per dataset",
         columns=columns,
         rows=rows,
         header=_header(study, summaries, paper_files),
-        notes=[*_notes(is_comp, study, n_shared), _tie_note(summaries)],
+        notes=notes,
     )
 
 
@@ -303,20 +312,9 @@ def _aggregate_rows(
     for key, label in T15_SUMMARY.items():
         path = ("meta_task", key) if key in META_TASKS else (key,)
         ours = [score_cell(s, *path) for s in summaries]
-        theirs = [paper_number(paper[label][m]) if is_comp else None for m in models]
-        source = "aggregate: ours | paper (same tasks)" if is_comp else "aggregate: ours"
+        # Side by side in one row either way (no half-empty rows); the source says whether the
+        # two averages are over the same tasks.
+        theirs = [paper_number(paper[label][m]) for m in models]
+        source = "aggregate: ours | paper (same tasks)" if is_comp else AGGREGATE_OTHER
         rows.append([source, "", label, "", *ours, *theirs])
-    if not is_comp:
-        blank = [None] * len(summaries)
-        for label in T15_SUMMARY.values():
-            rows.append(
-                [
-                    SOURCE_REF,
-                    "",
-                    label,
-                    "",
-                    *blank,
-                    *[paper_number(paper[label][m]) for m in models],
-                ]
-            )
     return rows
