@@ -17,6 +17,9 @@ from rge.stages._cli import apply_thread_policy
 # set it): spinning threads made a two-thread torch job 6-20x slower while another process held
 # a core; it must be in the environment before a stage imports torch, hence here.
 apply_thread_policy()
+# Jobs run side by side on one terminal: each prints whole progress lines naming its job, never
+# a redrawn bar that another job's bar overwrites (rge.progress; RGE_PROGRESS=bar restores bars).
+os.environ.setdefault("RGE_PROGRESS", "lines")
 
 try:
     rge_config.validate(

@@ -64,6 +64,29 @@ rule score_mmeb:
         STAGE
 
 
+rule pool_seeds:
+    """A seeded base run x mode: mean and sample sd over its replicates of every score_mmeb
+    number, with each replicate's training InfoNCE (tables print mean ± sd, n seeds)."""
+    input:
+        summary=replicate_scores,
+        train_summary=replicate_train_summaries,
+    output:
+        pooled=out("pool_seeds/{run}/{mode}.json"),
+    wildcard_constraints:
+        run="|".join(map(re.escape, rge_config.pooled_runs(config))) or "(?!)",
+    threads: threads_for("pool_seeds")
+    resources:
+        **resources_for("pool_seeds"),
+    params:
+        **stage_params("pool_seeds", FROM_SRC),
+    conda:
+        "../workflow/envs/report.yaml"
+    log:
+        log_for("pool_seeds", "{run}/{mode}"),
+    shell:
+        STAGE
+
+
 rule score_retrieval:
     """One run x bench x (query mode, target mode): R@1/5/10 in both directions."""
     input:

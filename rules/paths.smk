@@ -71,6 +71,12 @@ def train_inputs(wildcards):
     return prepared(run_settings(wildcards)["subsets"])
 
 
+def run_selection(wildcards):
+    """The cold-start selection when the run trains on it only (run key `data: cold_start`)."""
+    restricted = run_settings(wildcards)["data"] == "cold_start"
+    return [out("select_cold_start/selection.json")] if restricted else []
+
+
 def run_model(wildcards):
     """The model a run's evaluation reads: its training output, or an eval-only checkpoint."""
     return rge_config.run_model(config, wildcards.run)
@@ -83,6 +89,29 @@ def eval_task_dirs(wildcards):
 
 def task_scores(wildcards):
     return [out(f"embed_eval/{wildcards.run}/{wildcards.mode}")]
+
+
+# --- seeds: a seeded base run's replicates pooled -------------------------------------------
+
+
+def replicate_scores(wildcards):
+    """The `score_mmeb` summaries of a seeded base run's replicates, in seed order."""
+    runs = rge_config.replicates(config, wildcards.run)
+    return [out(f"score_mmeb/{r}/{wildcards.mode}.json") for r in runs]
+
+
+def replicate_train_summaries(wildcards):
+    """The replicates' training summaries (their final InfoNCE goes into the pooled file)."""
+    return [out(f"train_run/{r}/summary.json") for r in rge_config.replicates(config, wildcards.run)]
+
+
+def pooled_scores():
+    """Every `pool_seeds` file: each seeded run some table shows x each of its modes."""
+    return [
+        out(f"pool_seeds/{r}/{m}.json")
+        for r in rge_config.pooled_runs(config)
+        for m in rge_config.run_modes(config, r)
+    ]
 
 
 def diagnostics_records(wildcards):
@@ -105,7 +134,11 @@ def leakage_files(name):
 
 
 def mmeb_scores(pairs):
-    return [out(f"score_mmeb/{r}/{m}.json") for r, m in pairs]
+    """The score a table reads per (run, mode): a seeded run's pooled file, else its own."""
+    return [
+        out(f"pool_seeds/{r}/{m}.json" if rge_config.seeded(config, r) else f"score_mmeb/{r}/{m}.json")
+        for r, m in pairs
+    ]
 
 
 def all_metrics():
@@ -147,9 +180,14 @@ def table_inputs(table):
         return mmeb_scores(dict.fromkeys(tuple(v) for v in rows))
 
     def train_summaries(wildcards):
-        # eval-only runs were not trained here: no training summary, no training-loss note
+        # eval-only runs were not trained here: no training summary, no training-loss note;
+        # a seeded run's training facts come with its pooled scores
         runs = rge_config.table_runs(config, table)
-        return [out(f"train_run/{r}/summary.json") for r in runs if not rge_config.eval_only(config, r)]
+        return [
+            out(f"train_run/{r}/summary.json")
+            for r in runs
+            if not rge_config.eval_only(config, r) and not rge_config.seeded(config, r)
+        ]
 
     paper = {k: paper_numbers(v) for k, v in PAPER_NUMBERS[table].items()}
     if table in ("table2", "table15"):
@@ -174,9 +212,10 @@ def paper_numbers(name):
 
 def table7_scores(wildcards):
     spec = config["report"]["table7"]
+    baseline_run, rge_run = rge_config.table7_runs(config)  # a seeded run's first replicate
     combos = [f"{q}-{t}" for q in ("direct", "reasoning") for t in ("direct", "reasoning")]
-    base = [out(f"score_retrieval/{spec['baseline_run']}/{b}/direct-direct.json") for b in BENCHES]
-    rge = [out(f"score_retrieval/{spec['rge_run']}/{b}/{c}.json") for b in BENCHES for c in combos]
+    base = [out(f"score_retrieval/{baseline_run}/{b}/direct-direct.json") for b in BENCHES]
+    rge = [out(f"score_retrieval/{rge_run}/{b}/{c}.json") for b in BENCHES for c in combos]
     eval_only = [
         out(f"score_retrieval/{r}/{b}/{m}-{m}.json")
         for r in spec["eval_only_runs"] if rge_config.active(config, r)

@@ -47,6 +47,7 @@ rule phase_evaluate:
     retrieval scores."""
     input:
         run_mode_scores(rge_config.active_runs(config)),
+        pooled_scores(),
         all_retrieval_scores(),
         rationale_probe_targets(),
 

@@ -29,10 +29,12 @@ rule cold_start:
 
 
 rule train_run:
-    """Train one registry run from the backbone; resumable checkpoints, per-step log."""
+    """Train one registry run (a replicate `<run>@<seed>` too) from the backbone or the cold
+    start, on its subsets whole or their cold-start rows; resumable checkpoints, per-step log."""
     input:
         model=run_init_model,
         train=train_inputs,
+        selection=run_selection,
         rationales=run_rationales,
         prompt_tables=prompt_tables,
     output:

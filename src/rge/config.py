@@ -8,7 +8,10 @@ the whole study. This module is its one reader:
   raises ``ConfigError`` with ONE line: the key path, what is wrong, and "did you mean" for a
   misspelt key.
 - Run resolution: a run of the registry (``runs:``) is its entry over the ``train:`` defaults,
-  restricted by the command-line knobs ``train_subsets=`` / ``eval_tasks=``.
+  restricted by the command-line knobs ``train_subsets=`` / ``eval_tasks=``. An entry with
+  ``seeds: [0, 1, 2]`` is expanded at validation into the replicates ``<run>@0`` ... (issue 12);
+  tables name the base run, which ``replicates``/``seeded``/``active`` etc. accept, and read
+  its ``pool_seeds`` files.
 - ``slice_for(config, rule, wildcards)``: the JSON-able dict a rule's stage receives. It holds
   exactly the keys that stage reads, so Snakemake's params tracking reruns only the jobs whose
   settings changed (e.g. the LM-only cold start does not carry ``train.alpha_con``).
@@ -127,10 +130,48 @@ def validate(config: dict, schema: dict) -> dict:
     errors = sorted(cls(schema).iter_errors(config), key=lambda e: [str(p) for p in e.path])
     if errors:
         raise ConfigError(describe(errors[0]))
+    expand_seeds(config)
     for run in config.get("runs", {}):
         if eval_only(config, run):
             checkpoint(config, run)  # a hub entry without repo_id fails here, not at a job
     _check_comparisons(config)
+    return config
+
+
+SEED_SEP = "@"  # a replicate's registry name: <base run>@<seed>, e.g. rge@1
+
+
+def expand_seeds(config: dict) -> dict:
+    """Replace each registry entry with ``seeds: [s, ...]`` by its replicates (issue 12 item 3).
+
+    ``rge: {seeds: [0, 1, 2], ...}`` becomes ``rge@0``, ``rge@1``, ``rge@2`` in its place in
+    the registry, each the entry without ``seeds`` and with its own ``seed``. Replicates share
+    data, backbone and cold start (those jobs stay seeded by the study's ``seed``); only their
+    training (batch order, initial draws) and evaluation sampling differ. Idempotent: an
+    expanded registry has no ``seeds`` left.
+
+    Returns:
+        ``config`` itself (``config["runs"]`` replaced).
+    Raises:
+        ConfigError: ``seeds`` on an eval-only entry (nothing is trained to replicate), or a
+            replicate's name is already in the registry.
+    """
+    runs = config.get("runs")
+    if not runs or not any("seeds" in entry for entry in runs.values()):
+        return config
+    out: dict = {}
+    for name, entry in runs.items():
+        if "seeds" not in entry:
+            out[name] = entry
+            continue
+        if "checkpoint" in entry:
+            raise ConfigError(f"runs.{name}.seeds: an eval-only run is not trained; no seeds")
+        for seed in entry["seeds"]:
+            replica = f"{name}{SEED_SEP}{int(seed)}"
+            if replica in runs or replica in out:
+                raise ConfigError(f"runs.{name}.seeds: {replica!r} is already in the registry")
+            out[replica] = {**{k: v for k, v in entry.items() if k != "seeds"}, "seed": int(seed)}
+    config["runs"] = out
     return config
 
 
@@ -141,10 +182,10 @@ TRAINING_COMPARISONS = ("table1", "table3", "table4")
 
 
 def _check_comparisons(config: Mapping) -> None:
-    report, runs = config.get("report", {}), config.get("runs", {})
+    report = config.get("report", {})
 
     def refuse(run: str, where: str) -> None:
-        if run in runs and eval_only(config, run):
+        if "runs" in config and known(config, run) and eval_only(config, run):
             raise ConfigError(
                 f"report.{where}: {run!r} is eval-only (not trained here); it cannot stand in a "
                 "train-vs-train comparison (list it in table2/table6/table15 or table7.eval_only_runs)"
@@ -263,13 +304,53 @@ def output_root(config: Mapping) -> str:
     return f"data/{config['study']}"
 
 
+def base_run(run: str) -> str:
+    """The base run of a registry run: ``rge@1`` -> ``rge``; a run without seeds is its own."""
+    return run.split(SEED_SEP, 1)[0]
+
+
+def replicates(config: Mapping, run: str) -> list[str]:
+    """The registry runs that replicate ``run`` over seeds (issue 12 item 3), in seed order.
+
+    A run without ``seeds`` (or a registry run such as ``rge@1`` itself) is its own single
+    replicate: ``[run]``; so is a name the registry does not know. Tables name the base run;
+    its rows pool these replicates (``pool_seeds``).
+    """
+    runs = config["runs"]
+    if run in runs:
+        return [run]
+    found = [r for r in runs if SEED_SEP in r and base_run(r) == run]
+    return found or [run]
+
+
+def seeded(config: Mapping, run: str) -> bool:
+    """Whether ``run`` is a base run whose registry entry was expanded over ``seeds``."""
+    return run not in config["runs"] and replicates(config, run) != [run]
+
+
+def known(config: Mapping, run: str) -> bool:
+    """Whether ``run`` is a registry run or the base name of seeded replicates."""
+    return run in config["runs"] or seeded(config, run)
+
+
+def _entry(config: Mapping, run: str) -> Mapping:
+    """The registry entry of ``run``; a base name reads its first replicate's (they differ
+    only in ``seed``)."""
+    return config["runs"][replicates(config, run)[0]]
+
+
+def run_seed(config: Mapping, run: str) -> int:
+    """The training seed of registry run ``run`` (a replicate's own seed, else the study's)."""
+    return int(_entry(config, run).get("seed", config["seed"]))
+
+
 def eval_only(config: Mapping, run: str) -> bool:
     """Whether registry entry ``run`` names a checkpoint to evaluate instead of training."""
-    return "checkpoint" in config["runs"][run]
+    return "checkpoint" in _entry(config, run)
 
 
 def checkpoint(config: Mapping, run: str) -> dict:
-    """An eval-only run's checkpoint entry (``source``: hub | path | backbone).
+    """An eval-only run's checkpoint entry (``source``: hub | path | backbone | cold_start).
 
     Raises:
         ConfigError: ``run`` trains, or a ``hub`` entry lacks ``repo_id``, a ``path`` entry
@@ -277,7 +358,7 @@ def checkpoint(config: Mapping, run: str) -> dict:
     """
     if not eval_only(config, run):
         raise ConfigError(f"runs.{run}: a trained run has no checkpoint entry")
-    entry = config["runs"][run]["checkpoint"]
+    entry = _entry(config, run)["checkpoint"]
     need = {"hub": "repo_id", "path": "path"}.get(entry["source"])
     if need and not entry.get(need):
         raise ConfigError(f"runs.{run}.checkpoint: source {entry['source']} needs {need}")
@@ -288,9 +369,16 @@ def run_model(config: Mapping, run: str) -> str:
     """The model directory a run's evaluation jobs read, relative to the working directory.
 
     A trained run: its ``train_run`` output; eval-only: the ``fetch_checkpoint`` output (hub),
-    the given directory (path) or the study's pretrained backbone, untrained (backbone).
+    the given directory (path), the study's pretrained backbone, untrained (backbone), or the
+    LM-only cold start, before any contrastive training (cold_start).
+
+    Raises:
+        ConfigError: ``run`` is a seeded base name (each replicate has its own model).
     """
     root = output_root(config)
+    if seeded(config, run):
+        raise ConfigError(f"run {run!r} is replicated over seeds: name one of "
+                          f"{replicates(config, run)}")  # fmt: skip
     if not eval_only(config, run):
         return f"{root}/train_run/{run}/model"
     entry = checkpoint(config, run)
@@ -298,6 +386,7 @@ def run_model(config: Mapping, run: str) -> str:
         "hub": f"{root}/fetch_checkpoint/{run}/model",
         "path": entry.get("path", ""),
         "backbone": f"{root}/pretrain_backbone/model",
+        "cold_start": f"{root}/cold_start/model",
     }[entry["source"]]
 
 
@@ -305,55 +394,46 @@ def run_config(config: Mapping, run: str) -> dict:
     """A run's training settings: its registry entry over ``train:``, on the study's subsets.
 
     ``eval_modes``/``eval_tasks`` are evaluation keys and stay out; ``subsets`` is the entry's
-    subsets (default all) that the ``train_subsets=`` restriction leaves.
+    subsets (default all) that the ``train_subsets=`` restriction leaves; ``data`` is
+    ``all`` (the prepared subsets whole) unless the entry says ``cold_start`` (only the
+    ``select_cold_start`` rows of those subsets: the paper's ablations stay within its 160K
+    cold-start subset). A base name reads its first replicate.
 
     Raises:
         ConfigError: ``run`` is eval-only (it has no training settings).
     """
     if eval_only(config, run):
         raise ConfigError(f"runs.{run}: an eval-only run has no training settings")
-    entry = config["runs"][run]
+    entry = _entry(config, run)
     merged = {
         **config["train"],
-        **{k: v for k, v in entry.items() if k not in ("eval_modes", "eval_tasks")},
+        **{k: v for k, v in entry.items() if k not in ("eval_modes", "eval_tasks", "seed")},
     }
     study = train_subsets(config)
     merged["subsets"] = [s for s in entry.get("subsets", study) if s in study]
+    merged["data"] = entry.get("data", "all")
     return merged
-
-
-def replicates(config: Mapping, run: str) -> list[str]:
-    """The registry runs that replicate ``run`` over seeds (issue 12 item 3), in seed order.
-
-    A run without ``seeds`` is its own single replicate: ``[run]``. Tables name the base run;
-    its rows pool these replicates.
-    """
-    return [run]
-
-
-def run_seed(config: Mapping, run: str) -> int:
-    """The training seed of registry run ``run`` (a replicate's own seed, else the study's)."""
-    return int(config["seed"])
 
 
 def run_eval_tasks(config: Mapping, run: str) -> list[str]:
     """A run's eval tasks: its registry ``eval_tasks`` (e.g. Table 1's four), else all."""
-    wanted = config["runs"][run].get("eval_tasks")
+    wanted = _entry(config, run).get("eval_tasks")
     return [t for t in eval_tasks(config) if wanted is None or t in wanted]
 
 
 def run_modes(config: Mapping, run: str) -> list[str]:
     """The embedding modes a run is evaluated in (``direct`` and/or ``reasoning``)."""
-    return list(config["runs"][run]["eval_modes"])
+    return list(_entry(config, run)["eval_modes"])
 
 
 def active(config: Mapping, run: str) -> bool:
     """Whether the (possibly restricted) study trains and evaluates ``run``.
 
-    A table row naming a run the registry lacks (the smoke config's short registry) or a run
-    left without subsets or tasks by a restriction is not active.
+    ``run`` is a registry run or a seeded base name (active when its replicates are). A table
+    row naming a run the registry lacks (the smoke config's short registry) or a run left
+    without subsets or tasks by a restriction is not active.
     """
-    if run not in config["runs"]:
+    if not known(config, run):
         return False
     if eval_only(config, run):
         return bool(run_eval_tasks(config, run))
@@ -402,7 +482,7 @@ def table_rows(config: Mapping, table: str) -> dict[str, tuple[str, str]]:
         if not active(config, row["run"]):
             continue
         run = row["run"]
-        settings = config["runs"][run] if eval_only(config, run) else run_config(config, run)
+        settings = _entry(config, run) if eval_only(config, run) else run_config(config, run)
         try:
             label = str(row["label"]).format_map(settings)
         except (KeyError, ValueError, IndexError, AttributeError) as err:
@@ -417,12 +497,16 @@ def _active_rows(config: Mapping, table: str) -> list[Mapping]:
 
 
 def table_runs(config: Mapping, table: str) -> list[str]:
-    """The active runs a table shows: those of its rows, Table 7's two runs, or its ``runs``."""
+    """The active runs a table shows: those of its rows, Table 7's two runs, or its ``runs``.
+
+    Runs are named as the table names them: a seeded run by its base name (its rows pool the
+    replicates), except in Table 7, which shows the first replicate (``table7_runs``).
+    """
     spec = config["report"][table]
     if "rows" in spec:
         names = [row["run"] for row in spec["rows"]]
     elif table == "table7":
-        names = [spec["baseline_run"], spec["rge_run"], *spec["eval_only_runs"]]
+        names = [*table7_runs(config), *spec["eval_only_runs"]]
     else:
         names = spec["runs"]
     return [r for r in dict.fromkeys(names) if active(config, r)]
@@ -433,13 +517,29 @@ def reported_tables(config: Mapping) -> list[str]:
     return [t for t in TABLES if t in config["report"] and table_runs(config, t)]
 
 
+def table7_runs(config: Mapping) -> tuple[str, str]:
+    """Table 7's (baseline run, RGE run) as registry runs: a seeded run's first replicate
+    (Flickr/COCO retrieval is scored at one seed; its note says which)."""
+    spec = config["report"]["table7"]
+    return (replicates(config, spec["baseline_run"])[0], replicates(config, spec["rge_run"])[0])
+
+
+def pooled_runs(config: Mapping) -> list[str]:
+    """The seeded base runs some reported table shows (each gets ``pool_seeds`` files)."""
+    shown = {r for t in reported_tables(config) for r in table_runs(config, t)}
+    return [
+        r for r in dict.fromkeys(map(base_run, config["runs"])) if r in shown and seeded(config, r)
+    ]
+
+
 def reported_runs(config: Mapping) -> list[str]:
-    """Every run some reported table shows, sorted."""
-    return sorted({r for t in reported_tables(config) for r in table_runs(config, t)})
+    """Every registry run some reported table shows (a seeded run: all its replicates), sorted."""
+    shown = {r for t in reported_tables(config) for r in table_runs(config, t)}
+    return sorted({rep for r in shown for rep in replicates(config, r)})
 
 
 def reported_trained_runs(config: Mapping) -> list[str]:
-    """The reported runs that train here (they have training logs and summaries)."""
+    """The reported registry runs that train here (they have training logs and summaries)."""
     return [r for r in reported_runs(config) if not eval_only(config, r)]
 
 
@@ -577,9 +677,11 @@ def _train_run(config, wc):
     """One registry run: loop keys, its objective's keys, wiring recorded in the summary."""
     run = run_config(config, wc["run"])
     keys = (*LOOP_KEYS, *OBJECTIVE_KEYS[run["objective"]], "objective", "init", "subsets")
+    # `data` only when it restricts: a run on all its data keeps the slice (and job) it had
+    restrict = {"data": run["data"]} if run["data"] != "all" else {}
     return {
-        "run": wc["run"], "seed": config["seed"], **_pixels(config),
-        **{k: run[k] for k in run if k in keys},
+        "run": wc["run"], "seed": run_seed(config, wc["run"]), **_pixels(config),
+        **{k: run[k] for k in run if k in keys}, **restrict,
         "prompt_protocol": config["evaluate"]["prompt_protocol"], "generation": config["generation"],
     }  # fmt: skip
 
@@ -609,7 +711,8 @@ def _embed_eval(config, wc):
         "batch_size": e["batch_size"], "max_new_tokens": e["max_new_tokens"],
         "cache_dir": e["cache_dir"] or None, **_pixels(config),
         "prompt_protocol": e["prompt_protocol"], "generation": config["generation"],
-        "seed": config["seed"],  # seeds reasoning-mode sampling (generation.allow_sampling)
+        # seeds reasoning-mode sampling (generation.allow_sampling); a replicate's own seed
+        "seed": run_seed(config, wc["run"]),
     }  # fmt: skip
 
 
@@ -624,6 +727,15 @@ def _metrics(config, wc):
     return {"run": wc["run"], "mode": wc["mode"]}
 
 
+def _pool_seeds(config, wc):
+    """A seeded base run x mode: its replicates in seed order (the pooled file's rows)."""
+    reps = replicates(config, wc["run"])
+    return {
+        "run": wc["run"], "mode": wc["mode"], "replicates": reps,
+        "seeds": [run_seed(config, r) for r in reps],
+    }  # fmt: skip
+
+
 def _score_retrieval(config, wc):
     e = config["evaluate"]
     return {
@@ -631,7 +743,8 @@ def _score_retrieval(config, wc):
         "target_mode": wc["tmode"], "batch_size": e["batch_size"],
         "max_new_tokens": e["max_new_tokens"], **_pixels(config),
         "prompt_protocol": e["prompt_protocol"], "generation": config["generation"],
-        "seed": config["seed"],  # seeds reasoning-mode sampling (generation.allow_sampling)
+        # seeds reasoning-mode sampling (generation.allow_sampling); a replicate's own seed
+        "seed": run_seed(config, wc["run"]),
     }  # fmt: skip
 
 
@@ -665,8 +778,10 @@ def _table2(config, wc):
 def _table7(config, wc):
     spec = config["report"]["table7"]
     shown = [r for r in spec["eval_only_runs"] if active(config, r)]
+    baseline, rge = table7_runs(config)
     return {
         "study": config["study"], **{k: v for k, v in spec.items() if k != "eval_only_runs"},
+        "baseline_run": baseline, "rge_run": rge,
         "eval_only_modes": {r: run_modes(config, r) for r in shown},
     }  # fmt: skip
 
@@ -685,7 +800,8 @@ def _report(config, wc):
     return {
         "study": config["study"], "runs": config["runs"],
         "tasks": {t: config["tasks"]["eval"][t] for t in study},
-        "baseline_run": "baseline", "rge_run": "rge",
+        # a seeded run's examples are those of its first replicate
+        "baseline_run": replicates(config, "baseline")[0], "rge_run": replicates(config, "rge")[0],
     }  # fmt: skip
 
 
@@ -756,10 +872,8 @@ def rationale_probe_runs(config: Mapping) -> list[str]:
     if not probes_rationales(config):
         return []
     base = list(dict.fromkeys([*reported_runs(config), *claim_runs(config)]))
-    return [
-        r for b in base for r in active_replicates(config, b)
-        if "reasoning" in run_modes(config, r)
-    ]  # fmt: skip
+    runs = [r for b in base for r in active_replicates(config, b)]
+    return [r for r in dict.fromkeys(runs) if "reasoning" in run_modes(config, r)]
 
 
 def check_claims(config: Mapping) -> None:
@@ -835,6 +949,7 @@ SLICES = {
     "score_mmeb": _score_mmeb,
     "score_retrieval": _score_retrieval,
     "metrics": _metrics,
+    "pool_seeds": _pool_seeds,
     **{t: _row_table(t) for t in ROW_TABLES},
     "table2": _table2,
     "table7": _table7,

@@ -148,7 +148,13 @@ def test_table7_stage(tmp_path, files):
         write_json(path, {"final_con": 1.0, "ln_batch": math.log(8), "ln_candidates": 3.0})
         ins.append(("train_summary", path))
     ins.append(("probe", files["probe"]))
-    cfg = stage_cfg("table7", study="embedded", benches={"SynFlickr": "flickr", "SynCOCO": "coco"})
+    cfg = stage_cfg(
+        "table7",
+        study="embedded",
+        benches={"SynFlickr": "flickr", "SynCOCO": "coco"},
+        baseline_run="baseline",
+        rge_run="rge",
+    )  # the smoke slice names rge@0
     table7.main(_argv(cfg, ins, tmp_path, "table07_flickr_coco.csv"))
     rows = _csv(tmp_path)
     assert list(rows[0].values())[:8] == ["ours", "Baseline", "no", "no", "20.0", "45.0", "70.0",

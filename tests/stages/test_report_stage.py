@@ -19,6 +19,7 @@ CFG = json.dumps(
         "report",
         study="fake",
         runs={"baseline": {"label": "Base"}, "rge": {"label": "RGE-self"}},
+        rge_run="rge",  # the smoke slice names its first replicate, rge@0
         tasks={"SynA": {"meta_task": "classification", "split": "IND"}, "SynB": "vqa"},
         examples_per_task=2,
         thumbnail_px=32,

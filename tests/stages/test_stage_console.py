@@ -45,6 +45,17 @@ def test_config_is_one_line_on_stderr_and_whole_in_the_log(tmp_path, capsys):
     assert "python -m rge.stages.fake_rule --cfg" in text  # the command, to rerun the job
 
 
+def test_a_partial_of_run_is_named_by_its_stage(tmp_path, capsys):
+    """Stages that inject loaders pass ``functools.partial(run, ...)``: the log must still name
+    the stage and print a command that reruns it (not ``python -m functools``)."""
+    from functools import partial
+
+    log = tmp_path / "job.log"
+    stage_main(partial(_fake_run), ["--cfg", "{}", "--log", str(log)])
+    assert "fake_rule: config of 0 keys" in capsys.readouterr().err
+    assert "python -m rge.stages.fake_rule --cfg" in log.read_text()
+
+
 def test_keyboard_interrupt_is_one_line_and_exit_130(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         stage_main(_interrupted, ["--cfg", "{}", "--log", str(tmp_path / "j.log")])

@@ -209,3 +209,18 @@ def test_rge_q_self_run_has_the_same_losses_under_either_engine(
 def test_rge_run_without_a_rationale_for_a_row_names_it(setup, rationale_files, tmp_path):
     with pytest.raises(KeyError, match="no oracle rationale for key"):
         train_run.main(_rge_argv(setup, rationale_files[:1], tmp_path, pair="q"))
+
+
+def test_data_cold_start_trains_on_the_selected_rows_only(setup, tmp_path):
+    """Run key ``data: cold_start`` (issue 12): the rule adds the selection as an input."""
+    keys = {
+        f.stem: [json.loads(line)["key"] for line in f.read_text().splitlines()]
+        for f in setup["files"]
+    }
+    chosen = keys["left"][:4] + keys["right"][2:6]
+    selection = tmp_path / "selection.json"
+    # the selection spans the study's subsets; "other" is not one this run trains on
+    selection.write_text(json.dumps({"keys": [*chosen, "other/0"]}))
+    argv = _argv(setup, tmp_path, max_steps=1, data="cold_start")
+    summary = train_run.main([*argv, f"--input=selection={selection}"])
+    assert summary["pairs"] == 8 and summary["pairs_per_subset"] == {"left": 4, "right": 4}

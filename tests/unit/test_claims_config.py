@@ -23,15 +23,19 @@ def test_parse_arm_names_a_bad_arm():
 
 
 def test_arms_of_inactive_runs_are_empty(embedded):
-    assert C.arm_replicates(embedded, "rge:reasoning") == {"rge": 0}
+    # rge has seeds [0, 1, 2]: its arm is its three replicates; alpha_1_1 one seed (the study's)
+    assert C.arm_replicates(embedded, "rge:reasoning") == {"rge@0": 0, "rge@1": 1, "rge@2": 2}
+    assert C.arm_replicates(embedded, "alpha_1_1:reasoning") == {"alpha_1_1": 0}
     assert C.arm_replicates(embedded, "baseline:reasoning") == {}  # baseline is direct only
     assert C.arm_replicates(embedded, "no_such_run:direct") == {}
 
 
 def test_probed_runs_are_the_reasoning_evaluations_of_synthetic_studies(embedded):
     runs = C.rationale_probe_runs(embedded)
-    assert "rge" in runs and "pair_q_oracle" in runs and "leak_self" in runs
-    assert "baseline" not in runs and "leak_q" not in runs  # direct mode only
+    assert {"rge@0", "rge@1", "rge@2", "pair_q_oracle@0", "leak_self"} <= set(runs)
+    assert "cold_start_probe" in runs  # a gate reads its answer correctness
+    assert len(runs) == len(set(runs)) == 12
+    assert not [r for r in runs if r.startswith(("baseline", "leak_q"))]  # direct mode only
     hub = copy.deepcopy(embedded)
     hub["benchmark"]["source"] = "hub"
     assert C.rationale_probe_runs(hub) == []
@@ -40,10 +44,11 @@ def test_probed_runs_are_the_reasoning_evaluations_of_synthetic_studies(embedded
 def test_claims_slice_names_every_arm_and_fact_run():
     config = smoke_config()
     cfg = C.slice_for(config, "claims")
-    assert cfg["arms"]["rge:reasoning"] == {"rge": 0}
-    assert cfg["arms"]["baseline_cs:direct"] == {}  # not in the smoke registry: "not run"
+    assert cfg["arms"]["rge:reasoning"] == {"rge@0": 0, "rge@1": 1}
+    assert cfg["arms"]["baseline_cs:direct"] == {"baseline_cs": 0}
+    assert cfg["arms"]["alpha_1_1:reasoning"] == {}  # not in the smoke registry: "not run"
     assert set(cfg["replicates"]) >= {"rge", "baseline_cs", "cold_start_probe", "pair_q_oracle"}
-    assert cfg["replicates"]["cold_start_probe"] == []
+    assert cfg["replicates"]["cold_start_probe"] == ["cold_start_probe"]
     assert cfg["eval_only"] == []
     assert C.claim_fact_runs(cfg["claims"][0]) == ["rge", "cold_start_probe"]
 

@@ -47,7 +47,7 @@ def validated(schema, text: str, base: str = "config/smoke.yaml") -> dict:
 def test_schema_defaults_are_filled_everywhere(embedded):
     assert embedded["evaluate"]["prompt_protocol"] == "rge_release"
     assert embedded["benchmark"]["max_rows_per_subset"] == -1
-    assert embedded["runs"]["baseline"]["pair"] == "q"  # inside registry entries too
+    assert embedded["runs"]["baseline@0"]["pair"] == "q"  # inside registry entries too
     assert embedded["tasks"]["retrieval"]["SynFlickr"]["max_captions"] == 5
     assert embedded["rationales"]["settings"] == {}
     assert embedded["report"]["table2"]["pairs"] == {}
@@ -119,8 +119,8 @@ def test_a_number_string_stays_a_string_where_the_schema_wants_one(schema):
 
 
 def test_run_config_is_the_entry_over_the_train_defaults(embedded):
-    run = C.run_config(embedded, "alpha_1_20")
-    assert (run["alpha_lm"], run["alpha_con"], run["lr"], run["pair"]) == (1, 20, 0.001, "q_self")
+    run = C.run_config(embedded, "alpha_10_1")
+    assert (run["alpha_lm"], run["alpha_con"], run["lr"], run["pair"]) == (10, 1, 0.001, "q_self")
     assert "eval_modes" not in run and "eval_tasks" not in run
     assert run["subsets"] == embedded["tasks"]["train"]
     assert C.run_config(embedded, "leak_q")["subsets"] == [
@@ -136,7 +136,8 @@ def test_restrictions_narrow_subsets_tasks_and_active_runs(embedded):
     # leak_* evaluate on the four retrieval tasks only: none is left, so they are not active
     assert C.run_eval_tasks(config, "leak_q") == []
     assert not C.active(config, "leak_q") and C.active(config, "baseline")
-    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 10
+    # 4 seeded runs x 3 replicates, the three α runs, the two eval-only runs
+    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 17
     assert not C.active(config, "no_such_run")
 
 
@@ -156,20 +157,25 @@ def test_modes_and_output_root(embedded):
 
 def test_table3_labels_read_the_runs_alphas(embedded):
     rows = C.table_rows(embedded, "table3")
-    assert list(rows) == ["100:1", "20:1", "10:1", "0 (no LM loss)", "1:1", "1:10", "1:20", "1:100"]
-    assert rows["1:10"] == ("rge", "reasoning") and rows["0 (no LM loss)"] == ("baseline", "direct")
+    # the embedded table keeps 10:1, "0", 1:1, 1:10, 1:20 (config/paper.yaml keeps all eight)
+    backbone = "0 (no LM loss; backbone init)"
+    assert list(rows) == ["10:1", "0 (no LM loss)", backbone, "1:1", "1:10", "1:20"]
+    assert rows["1:10"] == ("rge", "reasoning") and rows[backbone] == ("baseline", "direct")
+    assert rows["0 (no LM loss)"] == ("baseline_cs", "direct")  # matched initialisation
     changed = copy.deepcopy(embedded)
-    changed["runs"]["alpha_1_20"]["alpha_con"] = 40
-    assert "1:40" in C.table_rows(changed, "table3") and "1:20" not in C.table_rows(
+    changed["runs"]["alpha_1_1"]["alpha_con"] = 40
+    assert "1:40" in C.table_rows(changed, "table3") and "1:1" not in C.table_rows(
         changed, "table3"
     )
 
 
 def test_rows_of_runs_the_registry_lacks_are_left_out(schema):
     smoke = C.load(ROOT / "config/smoke.yaml", ROOT / C.SCHEMA)
-    assert list(C.table_rows(smoke, "table3")) == ["0 (no LM loss)", "1:10", "1:20"]
+    assert list(C.table_rows(smoke, "table3")) == [
+        "0 (no LM loss)", "0 (no LM loss; backbone init)", "1:10", "1:20",
+    ]  # fmt: skip
     assert C.table_runs(smoke, "table1") == ["leak_q", "leak_self"]
-    assert C.table_runs(smoke, "table7") == ["baseline", "rge"]
+    assert C.table_runs(smoke, "table7") == ["baseline", "rge@0"]  # Table 7: first replicate
     assert C.reported_tables(smoke) == list(C.TABLES)
 
 
@@ -233,7 +239,8 @@ def changed_jobs(config: dict, path: str, value) -> set[str]:
 
 
 def test_the_cold_start_and_the_baseline_do_not_read_alpha_con(embedded):
-    rge_runs = ["rge", "pair_q_oracle", "leak_q", "leak_oracle", "leak_self"]  # no own alpha_con
+    rge_runs = [*(f"{r}@{s}" for r in ("rge", "pair_q_oracle") for s in (0, 1, 2)),
+                "leak_q", "leak_oracle", "leak_self"]  # no own alpha_con  # fmt: skip
     assert changed_jobs(embedded, "train.alpha_con", 20) == {
         *(f"train_run[{r}]" for r in rge_runs),
         *(f"leakage_curves[{v}]" for v in ("consistent", "wrong_target", "wrong_query")),
@@ -244,13 +251,14 @@ def test_the_cold_start_and_the_baseline_do_not_read_alpha_con(embedded):
 def test_the_learning_rate_reaches_every_training_job_only(embedded):
     changed = changed_jobs(embedded, "train.lr", 0.002)
     assert {j.split("[")[0] for j in changed} == {"cold_start", "train_run", "leakage_curves"}
-    assert len(changed) == 1 + 12 + 3
+    assert len(changed) == 1 + 18 + 3  # cold start, 4 x 3 replicates + 6 runs, Figure 4
 
 
 def test_the_eval_batch_size_reaches_the_encoding_jobs_only(embedded):
     changed = changed_jobs(embedded, "evaluate.batch_size", 8)
     assert {j.split("[")[0] for j in changed} == {"embed_eval", "score_retrieval"}
-    assert len(changed) == 14 + 10  # 13 trained (run, mode) + untrained_backbone (direct)
+    # 21 trained (run, mode) (rge's 3 replicates in two modes), 2 eval-only; 10 retrieval
+    assert len(changed) == 23 + 10
 
 
 def test_a_backbone_recipe_key_reaches_the_backbone_only(embedded):
@@ -259,8 +267,8 @@ def test_a_backbone_recipe_key_reaches_the_backbone_only(embedded):
 
 
 def test_one_run_setting_reaches_that_run_its_table_and_the_report(embedded):
-    assert changed_jobs(embedded, "runs.alpha_1_20.alpha_con", 50) == {
-        "train_run[alpha_1_20]", "table3", "report",
+    assert changed_jobs(embedded, "runs.alpha_1_1.alpha_con", 50) == {
+        "train_run[alpha_1_1]", "table3", "report",
     }  # fmt: skip
 
 
@@ -372,9 +380,10 @@ def test_backbone_rationales_diagnostics_and_report_views(embedded):
     )
     assert (fig.steps, fig.batch_size, fig.alpha_con) == (60, 16, 10)
     table = C.ReportView.from_slice(C.slice_for(embedded, "table6", {}))
-    assert table.shown_runs() == ("baseline", "rge")
+    assert table.shown_runs() == ("baseline_cs", "baseline", "rge")  # base names: pooled rows
     table7 = C.ReportView.from_slice(C.slice_for(embedded, "table7", {}))
-    assert table7.shown_runs() == ("baseline", "rge") and table7.benches["SynFlickr"] == "flickr"
+    assert table7.shown_runs() == ("baseline@0", "rge@0")  # Table 7: the first replicates
+    assert table7.benches["SynFlickr"] == "flickr"
 
 
 def test_views_reject_bad_slices(embedded):
@@ -447,7 +456,8 @@ def test_views_thaw_back_to_json(embedded):
 def test_page_and_figure_views(embedded):
     page = C.PageView.from_slice(C.slice_for(embedded, "report", {}))
     assert list(page.runs) == list(embedded["runs"]) and page.tasks["SynGround"]["split"] == "IND"
-    assert (page.rge_run, page.rge_mode, page.examples_per_task) == ("rge", "reasoning", 2)
+    # a seeded run's examples are its first replicate's
+    assert (page.rge_run, page.rge_mode, page.examples_per_task) == ("rge@0", "reasoning", 2)
     fig = C.ReportView.from_slice(C.slice_for(embedded, "figure4", {}))
     assert (fig.study, fig.window, fig.smooth) == ("embedded", 20, 1)
 
@@ -460,7 +470,9 @@ def test_an_eval_only_run_is_evaluated_never_trained(embedded, paper):
     assert "untrained_backbone" in C.active_runs(embedded)
     assert "untrained_backbone" not in C.trained_runs(embedded)
     assert C.run_model(embedded, "untrained_backbone") == "data/embedded/pretrain_backbone/model"
-    assert C.run_model(embedded, "rge") == "data/embedded/train_run/rge/model"
+    assert C.run_model(embedded, "rge@1") == "data/embedded/train_run/rge@1/model"
+    with pytest.raises(C.ConfigError, match=r"'rge' is replicated over seeds: name one of"):
+        C.run_model(embedded, "rge")
     assert C.run_model(paper, "released_rge") == "data/paper/fetch_checkpoint/released_rge/model"
     assert C.hub_checkpoint_runs(paper) == ["released_rge"] and not C.hub_checkpoint_runs(embedded)
     assert C.slice_for(paper, "fetch_checkpoint", {"run": "released_rge"}) == {
@@ -536,3 +548,124 @@ def test_an_eval_only_row_keeps_its_label_beside_templated_ones(paper):
         "reasoning",
     )
     assert "Released RGE (reasoning, eval-only)" not in cfg.get("label_templates", {})
+
+
+# --- seeds, matched initialisation, cold-start data (issue 12) -------------------------------
+
+
+def unseeded(schema) -> dict:
+    """The embedded config with every ``seeds:`` removed: the registry as it was before."""
+    config = C.load_yaml(ROOT / "config/config.yaml")
+    for entry in config["runs"].values():
+        entry.pop("seeds", None)
+    return C.validate(config, schema)
+
+
+def test_seeds_expand_to_replicates_in_place_each_with_its_seed(embedded):
+    runs = list(embedded["runs"])
+    assert runs[:6] == [f"{r}@{s}" for r in ("baseline_cs", "baseline") for s in (0, 1, 2)]
+    assert C.replicates(embedded, "rge") == ["rge@0", "rge@1", "rge@2"]
+    assert [C.run_seed(embedded, r) for r in C.replicates(embedded, "rge")] == [0, 1, 2]
+    assert "seeds" not in embedded["runs"]["rge@1"] and "rge" not in embedded["runs"]
+    # a run without seeds is its own replicate, trained with the study's seed
+    assert C.replicates(embedded, "alpha_1_1") == ["alpha_1_1"]
+    assert C.run_seed(embedded, "alpha_1_1") == embedded["seed"] == 0
+    # expanding again changes nothing (a validated config may be validated twice)
+    again = C.validate(copy.deepcopy(embedded), C.load_schema(ROOT / C.SCHEMA))
+    assert list(again["runs"]) == runs
+
+
+def test_a_base_name_resolves_to_its_replicates(embedded):
+    assert C.seeded(embedded, "rge") and not C.seeded(embedded, "rge@0")
+    assert C.active(embedded, "rge") and C.known(embedded, "rge")
+    assert C.run_modes(embedded, "rge") == ["direct", "reasoning"]
+    assert C.run_config(embedded, "rge")["pair"] == "q_self"
+    assert not C.eval_only(embedded, "pair_q_oracle") and C.base_run("rge@2") == "rge"
+    assert C.pooled_runs(embedded) == ["baseline_cs", "baseline", "rge", "pair_q_oracle"]
+    assert "rge@2" in C.reported_trained_runs(embedded) and "rge" not in C.reported_runs(embedded)
+    assert C.replicates(embedded, "no_such_run") == ["no_such_run"]
+    assert not C.known(embedded, "no_such_run")
+
+
+def test_replicates_train_and_sample_with_their_own_seed(embedded):
+    slices = [C.slice_for(embedded, "train_run", {"run": f"rge@{s}"}) for s in (0, 1, 2)]
+    assert [s["seed"] for s in slices] == [0, 1, 2] and slices[2]["run"] == "rge@2"
+    # the replicates differ in run name and seed only
+    assert [{k: v for k, v in s.items() if k not in ("run", "seed")} for s in slices[1:]] == [
+        {k: v for k, v in slices[0].items() if k not in ("run", "seed")}
+    ] * 2
+    for rule in ("embed_eval", "score_retrieval"):
+        wc = {"run": "rge@2", "mode": "reasoning", "bench": "SynFlickr", "qmode": "direct",
+              "tmode": "reasoning"}  # fmt: skip
+        assert C.slice_for(embedded, rule, wc)["seed"] == 2
+    # the shared jobs keep the study's seed
+    assert C.slice_for(embedded, "cold_start", {})["seed"] == 0
+    assert C.slice_for(embedded, "pool_seeds", {"run": "rge", "mode": "direct"}) == {
+        "run": "rge", "mode": "direct", "replicates": ["rge@0", "rge@1", "rge@2"],
+        "seeds": [0, 1, 2],
+    }  # fmt: skip
+
+
+def test_runs_without_seeds_keep_their_slices(schema, embedded):
+    before = unseeded(schema)
+    for rule, wc in [
+        ("train_run", {"run": "alpha_1_1"}),
+        ("train_run", {"run": "leak_q"}),
+        ("embed_eval", {"run": "alpha_10_1", "mode": "reasoning"}),
+        ("score_mmeb", {"run": "leak_self", "mode": "reasoning"}),
+        ("cold_start", {}),
+    ]:
+        assert C.slice_for(embedded, rule, wc) == C.slice_for(before, rule, wc), (rule, wc)
+    one = C.slice_for(before, "train_run", {"run": "rge"})
+    assert one["seed"] == 0 and "data" not in one  # no new key: no rerun of an unseeded run
+    assert C.slice_for(before, "table3", {})["rows"]["1:10"] == ("rge", "reasoning")
+
+
+def test_seeds_on_an_eval_only_run_or_a_taken_name_are_refused(schema):
+    with pytest.raises(C.ConfigError, match=r"runs\.untrained_backbone\.seeds: an eval-only"):
+        validated(
+            schema, "runs: {untrained_backbone: {checkpoint: {source: backbone}, seeds: [0]}}"
+        )
+    clash = "runs: {rge: {objective: rge, seeds: [1]}, rge@1: {objective: rge}}"
+    with pytest.raises(C.ConfigError, match=r"'rge@1' is already in the registry"):
+        validated(schema, clash)
+    with pytest.raises(C.ConfigError, match=r"runs\.rge\.seeds"):
+        validated(schema, "runs: {rge: {objective: rge, seeds: [1, 1]}}")  # uniqueItems
+
+
+def test_matched_baseline_starts_from_the_cold_start_in_every_config(embedded, paper):
+    smoke = C.load(ROOT / "config/smoke.yaml", ROOT / C.SCHEMA)
+    for config in (embedded, smoke, paper):
+        run = C.run_config(config, "baseline_cs")
+        assert (run["objective"], run["init"]) == ("baseline", "cold_start")
+        assert C.table_rows(config, "table4")["q->t"] == ("baseline_cs", "direct")
+        assert C.table_rows(config, "table6")["Baseline (backbone init)"] == ("baseline", "direct")
+        assert {"baseline_cs", "baseline"} <= set(C.table_runs(config, "table2"))
+
+
+def test_data_cold_start_trains_on_the_selection_only(paper):
+    for run in ("baseline_cs", "pair_q_oracle", "alpha_100_1", "alpha_1_100"):
+        assert C.run_config(paper, run)["data"] == "cold_start"
+        assert C.slice_for(paper, "train_run", {"run": run})["data"] == "cold_start"
+    assert C.run_config(paper, "rge")["data"] == "all"
+    assert "data" not in C.slice_for(paper, "train_run", {"run": "rge"})
+
+
+def test_the_cold_start_probe_evaluates_the_cold_start_on_in_domain_image_tasks(embedded):
+    assert C.eval_only(embedded, "cold_start_probe")
+    assert C.run_model(embedded, "cold_start_probe") == "data/embedded/cold_start/model"
+    assert C.run_modes(embedded, "cold_start_probe") == ["reasoning"]
+    tasks = C.run_eval_tasks(embedded, "cold_start_probe")
+    assert tasks == ["SynObjects", "SynColorQA", "SynCOCO_i2t", "SynNews_i2t", "SynGround"]
+    assert all(embedded["tasks"]["eval"][t]["split"] == "IND" for t in tasks)
+    shown = {r for t in C.reported_tables(embedded) for r in C.table_runs(embedded, t)}
+    assert "cold_start_probe" not in shown  # never a row of a comparison
+
+
+def test_a_cold_start_checkpoint_in_a_training_comparison_is_refused(schema):
+    text = """
+runs: {probe: {checkpoint: {source: cold_start}, eval_modes: [reasoning]}}
+report: {table4: {rows: [{label: "q->t", run: probe, mode: reasoning}]}}
+"""
+    with pytest.raises(C.ConfigError, match=r"report\.table4\.rows\[0\]: 'probe' is eval-only"):
+        validated(schema, text)

@@ -115,12 +115,15 @@ def test_rows_say_whether_they_learned_and_how_often_the_rationale_is_right():
     assert ours[1][-2] == pytest.approx(60.0)
     assert ours[1][-1] == "*not trained* (0.97)"
     assert "above 0.95 the row is *not trained*" in to_markdown(table)
-    # seed replicates pool: 2.5 / ln 16 = 0.90 and 2.8 / ln 16 = 1.01 -> 0.96; eval-only rows
-    reps = {"rge@0": train_summary(2.5), "rge@1": train_summary(2.8), "rge_x": train_summary(0.1)}
-    assert pt.learned_cells("rge", "reasoning", reps, right, ()) == [
+    # a seeded run: its pooled summary's mean ratio over replicates (rge.report.seeds)
+    pooled = {"rge": {**train_summary(2.65), "ratio": 0.96, "replicates": {}}}
+    assert pt.learned_cells("rge", "reasoning", pooled, right, ()) == [
         pytest.approx(60.0),
         "*not trained* (0.96)",
     ]
+    pooled["rge"]["ratio"] = 0.5
+    assert pt.learned_cells("rge", "reasoning", pooled, {}, ())[1] == "0.50"
+    assert pt.learned_cells("other", "direct", pooled, {}, ()) == ["—", None]
     assert pt.learned_cells("ckpt", "direct", {}, {}, {"ckpt"}) == ["—", "eval-only"]
     with pytest.raises(ValueError, match="rationale probe 0"):
         pt.rationale_right([{"mode": "reasoning"}])

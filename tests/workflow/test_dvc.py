@@ -6,6 +6,8 @@ repository's own data/ or DVC cache)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -290,7 +292,9 @@ def test_paper_branch_edit_matches_the_paper_dag(tmp_path):
     use_config(
         repo,
         "config/paper.yaml",
-        drop_outs=("${root}/make_synthetic", "${root}/rationale_probe"),
+        # no synthetic benchmark (no scenes to probe rationales on), and no seeded run: nothing
+        # to pool
+        drop_outs=("${root}/make_synthetic", "${root}/rationale_probe", "${root}/pool_seeds"),
         add_outs={"evaluate": "${root}/fetch_checkpoint"},  # released_rge comes from the hub
     )
     assert drift(repo, "config/paper.yaml") == []
@@ -313,7 +317,7 @@ def test_drift_is_caught(tmp_path):
         "stage train: output data/embedded/not_a_rule is produced by no Snakemake rule" in problems
     )
     assert (
-        "stage evaluate: reads data/embedded/train_run/baseline/model (stage train) "
+        "stage evaluate: reads data/embedded/train_run/baseline@0/model (stage train) "
         "but has no dep on it" in problems
     )
 
@@ -394,7 +398,7 @@ def test_repro_runs_every_phase_then_nothing(study):
 def test_push_then_pull_and_touch_gives_an_up_to_date_tree(study, clone):
     assert (study["root"] / "rge-dvc-remote" / "files" / "md5").is_dir()  # the default remote
     up_to_date(clone)
-    for name in ("score_mmeb/rge/reasoning.json", "table2/table2_mmeb_main.md"):
+    for name in ("score_mmeb/rge@0/reasoning.json", "table2/table2_mmeb_main.md"):
         rel = f"{SMOKE_ROOT}/{name}"
         assert (clone / rel).read_bytes() == (study["repo"] / rel).read_bytes(), rel
 
@@ -418,7 +422,7 @@ def test_pull_names_an_object_missing_from_the_remote(study):
     assert checkout.returncode != 0
     assert f"{SMOKE_ROOT}/table2" in checkout.stdout + checkout.stderr
     assert not (path / SMOKE_ROOT / "table2/table2_mmeb_main.md").exists()
-    assert (path / SMOKE_ROOT / "score_mmeb/rge/reasoning.json").exists()
+    assert (path / SMOKE_ROOT / "score_mmeb/rge@0/reasoning.json").exists()
     assert f"{SMOKE_ROOT}/table2" in dvc("status", cwd=path).stdout  # the stage stays out of date
 
 
@@ -442,5 +446,8 @@ def test_exp_run_reruns_only_what_the_change_touches(clone):
     assert params[SMOKE]["runs.rge.alpha_con"]["new"] == 5, params
     metrics = json.loads(dvc("metrics", "diff", "--all", "--json", cwd=clone).stdout)
     assert any("metrics/rge" in path for path in metrics), metrics
-    shown = dvc("exp", "show", "--csv", cwd=clone).stdout
+    shown = dvc("exp", "show", "--csv", "--only-changed", cwd=clone).stdout
     assert "runs.rge.alpha_con" in shown and "overall" in shown, shown[:2000]
+    # the README's view fits a terminal: the changed param and the changed run's metrics only
+    header = next(csv.reader(io.StringIO(shown)))
+    assert len(header) <= 40, header

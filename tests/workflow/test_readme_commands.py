@@ -79,9 +79,10 @@ def test_code_blocks_and_commands_are_read_as_printed():
 
 
 def trained_runs(configfile: str) -> int:
-    """The registry's runs that train (an eval-only entry names a checkpoint instead)."""
+    """The registry's training jobs (an eval-only entry names a checkpoint instead; an entry
+    with `seeds` trains once per seed)."""
     runs = yaml.safe_load((ROOT / configfile).read_text())["runs"]
-    return sum("checkpoint" not in entry for entry in runs.values())
+    return sum(len(e.get("seeds", [0])) for e in runs.values() if "checkpoint" not in e)
 
 
 PAPER_RUNS = trained_runs("config/paper.yaml")
@@ -126,6 +127,12 @@ PLANNED = {
         "paper-done", ONE_ABLATION,
     ),
     EVAL_ONLY: ("fresh", {"fetch_checkpoint": 2, "embed_eval": 4, "train_run": None}),
+    # README "Seeds": one extra full-pipeline seed: new benchmark, backbone and cold start
+    "snakemake --cores all --config seed=1 study=embedded_seed1 "
+    "mmeb_mirror=data/embedded_seed1/make_synthetic": (
+        "fresh", {"make_synthetic": 1, "pretrain_backbone": 1, "cold_start": 1,
+                  "train_run": EMBEDDED_RUNS, "pool_seeds": 5},
+    ),
 }  # fmt: skip
 MAKE = {"make study", "make test"}
 PREFETCH = [  # README "Running on a cluster": the oracle's weights fetched on the login node
@@ -136,7 +143,7 @@ PREFETCH = [  # README "Running on a cluster": the oracle's weights fetched on t
 DVC_WORKFLOW = [  # the five-line workflow, in order (test_dvc_workflow_from_the_readme)
     "dvc repro",
     "git add dvc.lock && git commit -m 'study results'",
-    "python workflow/exp.py -S config/config.yaml:+runs.rge.alpha_con=5 && dvc exp show",
+    "python workflow/exp.py -S config/config.yaml:+runs.rge.alpha_con=5 && dvc exp show --only-changed",
     "dvc push",
     "git clone <repo> rge2 && cd rge2 && dvc pull",
     "snakemake phases --touch --cores 1",

@@ -63,7 +63,7 @@ def test_the_release_protocol_and_the_untrained_backbone_row(smoke_dir):
     under rge_release with both tie rules, the eval-only row in Table 2, the data report."""
     source = json.loads((smoke_dir / "fetch_prompt_tables/source.json").read_text())
     assert source["mirror"] == f"{OUT}/make_synthetic/RGE" and source["commit"] is None
-    summary = json.loads((smoke_dir / "score_mmeb/rge/reasoning.json").read_text())
+    summary = json.loads((smoke_dir / "score_mmeb/rge@0/reasoning.json").read_text())
     assert summary["prompt_protocol"] == "rge_release" and not summary["eval_only"]
     assert all("acc_strict" in t for t in summary["tasks"].values())
     before = json.loads((smoke_dir / "score_mmeb/untrained_backbone/direct.json").read_text())
@@ -132,3 +132,19 @@ def test_trained_numbers_match_the_golden_ones(smoke_dir):
     bad = smoke.mismatches(stored, smoke.smoke_metrics(smoke_dir))
     regen = "if the change is meant to move them: python -m tests.golden.regenerate --smoke"
     assert not bad, "\n".join([*bad, regen])
+
+
+def test_seeded_rge_is_pooled_and_the_tables_print_mean_sd(smoke_dir):
+    """Issue 12: smoke's rge at seeds 0 and 1, pooled; Table 6 prints mean ± sd (n=2)."""
+    seeds = [json.loads((smoke_dir / f"score_mmeb/rge@{s}/reasoning.json").read_text())
+             for s in (0, 1)]  # fmt: skip
+    pooled = json.loads((smoke_dir / "pool_seeds/rge/reasoning.json").read_text())
+    assert (pooled["n"], pooled["replicates"]) == (2, ["rge@0", "rge@1"])
+    assert abs(pooled["overall"] - (seeds[0]["overall"] + seeds[1]["overall"]) / 2) < 1e-12
+    sd = abs(seeds[0]["overall"] - seeds[1]["overall"]) / 2**0.5  # sample sd of two values
+    assert abs(pooled["sd"]["overall"] - sd) < 1e-12
+    assert set(pooled["train"]["replicates"]) == {"rge@0", "rge@1"}
+    table6 = (smoke_dir / "table6/table6_reasoning_at_inference.md").read_text()
+    assert "rge (reasoning), mean ± sd (n=2)" in table6 and "1 seed" in table6
+    assert (smoke_dir / "train_run/baseline_cs/summary.json").exists()
+    assert (smoke_dir / "score_mmeb/cold_start_probe/reasoning.json").exists()

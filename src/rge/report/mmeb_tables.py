@@ -23,7 +23,8 @@ import os
 from collections.abc import Sequence
 
 from rge.evaluate.metrics import META_TASKS
-from rge.report.tables import Cell, Table, paper_number, percent
+from rge.report.seeds import is_pooled, score_cell, seeds_marker
+from rge.report.tables import Cell, Table, paper_number
 
 PAPER = "RGE, Liu et al., arXiv 2511.16150"
 # our meta-task keys -> the labels of the paper's Table 15 / Table 2 CSVs
@@ -46,6 +47,8 @@ T2_COLUMNS = ("classification", "vqa", "retrieval", "grounding", "ind", "ood", "
 SOURCE_OURS = "ours"
 SOURCE_PAIRED = "paper (same tasks)"
 SOURCE_REF = "paper (reference only: not paired with ours)"
+# Table 15's aggregate rows when the task sets differ: ours and the paper's side by side.
+AGGREGATE_OTHER = "aggregate: ours | paper (OTHER tasks: not comparable)"
 TIE_GAP_POINTS = 0.5  # |acc - acc_strict| in points above which a task is named in a note
 
 
@@ -64,6 +67,15 @@ def run_label(summary: dict) -> str:
     for a checkpoint evaluated without training (``eval_only`` in the summary)."""
     eval_only = ", eval-only" if summary.get("eval_only") else ""
     return f"{summary['run']} ({summary['mode']}{eval_only})"
+
+
+def shown_label(summary: dict, summaries: Sequence[dict]) -> str:
+    """``run_label`` with how many seeds it stands for (``mean ± sd (n=3)`` / ``1 seed``) when
+    some run of the table is pooled over seeds (``rge.report.seeds``)."""
+    if not any(is_pooled(s) for s in summaries):
+        return run_label(summary)
+    marker = seeds_marker(summary)
+    return run_label(summary) + (f", {marker}" if marker else "")
 
 
 def _check_summary(summary: dict, where: str) -> None:
@@ -167,9 +179,10 @@ def table2(
     columns = ["source", "model", *META_TASKS, "IND", "OOD", "overall"]
     rows: list[list[Cell]] = []
     used: set[str] = set()
+    paths = {"ind": ("IND",), "ood": ("OOD",), "overall": ("overall",)}
     for s in summaries:
-        agg = {**s["meta_task"], "ind": s["IND"], "ood": s["OOD"], "overall": s["overall"]}
-        rows.append([SOURCE_OURS, run_label(s), *[percent(agg.get(c)) for c in T2_COLUMNS]])
+        cells = [score_cell(s, *paths.get(c, ("meta_task", c))) for c in T2_COLUMNS]
+        rows.append([SOURCE_OURS, shown_label(s, summaries), *cells])
         theirs = (pairs or {}).get(run_label(s))
         if is_comp and theirs:
             used.add(theirs)
@@ -244,16 +257,20 @@ def table15(
     paper = {r["dataset"]: r for r in paper_tasks}
     is_comp = comparable(summaries, set(paper))
     ours = _task_order(summaries, {name: i for i, name in enumerate(paper)})
-    columns = ["source", "meta_task", "task", "split", *map(run_label, summaries)]
+    columns = ["source", "meta_task", "task", "split"]
+    columns += [shown_label(s, summaries) for s in summaries]
     columns += [f"paper: {m}" for m in models]
     rows: list[list[Cell]] = []
     for name, rec in ours:
         theirs = paper.get(name)
         source = "ours | paper (same task)" if theirs else SOURCE_OURS
-        accs = [percent(s["tasks"][name]["acc"]) if name in s["tasks"] else None for s in summaries]
+        accs = [score_cell(s, "tasks", name, "acc") for s in summaries]
         ref = [paper_number(theirs[m]) if theirs else None for m in models]
         rows.append([source, T15_META[rec["meta_task"]], name, rec["split"], *accs, *ref])
-    for name, r in paper.items():
+    n_shared = len(set(dict(ours)) & set(paper))
+    # With no task in common (the synthetic benchmark) the paper's per-dataset rows would be
+    # screens of empty cells beside ours: the notes name the CSV that holds them instead.
+    for name, r in paper.items() if n_shared else ():
         if name not in dict(ours):
             blank = [None] * len(summaries)
             rows.append(
@@ -267,13 +284,17 @@ def table15(
                 ]
             )
     rows += _aggregate_rows(summaries, paper_summary, models, is_comp)
-    n_shared = len(set(dict(ours)) & set(paper))
+    notes = _notes(is_comp, study, n_shared)
+    if not n_shared:
+        notes.append(f"The paper's per-dataset numbers are in {paper_files[0]}: none of its "
+                     "tasks is one of ours, so they are not repeated row by row here.")  # fmt: skip
+    notes.append(_tie_note(summaries))
     return Table(
         title="Table 15: MMEB per dataset",
         columns=columns,
         rows=rows,
         header=_header(study, summaries, paper_files),
-        notes=[*_notes(is_comp, study, n_shared), _tie_note(summaries)],
+        notes=notes,
     )
 
 
@@ -289,23 +310,11 @@ def _aggregate_rows(
         raise ValueError(f"paper summary CSV lacks rows {missing}")
     rows: list[list[Cell]] = []
     for key, label in T15_SUMMARY.items():
-        ours = [
-            percent(s["meta_task"].get(key) if key in META_TASKS else s[key]) for s in summaries
-        ]
-        theirs = [paper_number(paper[label][m]) if is_comp else None for m in models]
-        source = "aggregate: ours | paper (same tasks)" if is_comp else "aggregate: ours"
+        path = ("meta_task", key) if key in META_TASKS else (key,)
+        ours = [score_cell(s, *path) for s in summaries]
+        # Side by side in one row either way (no half-empty rows); the source says whether the
+        # two averages are over the same tasks.
+        theirs = [paper_number(paper[label][m]) for m in models]
+        source = "aggregate: ours | paper (same tasks)" if is_comp else AGGREGATE_OTHER
         rows.append([source, "", label, "", *ours, *theirs])
-    if not is_comp:
-        blank = [None] * len(summaries)
-        for label in T15_SUMMARY.values():
-            rows.append(
-                [
-                    SOURCE_REF,
-                    "",
-                    label,
-                    "",
-                    *blank,
-                    *[paper_number(paper[label][m]) for m in models],
-                ]
-            )
     return rows

@@ -21,6 +21,7 @@ from pathlib import Path
 from rge.evaluate.metrics import META_TASKS
 from rge.io import read_json
 from rge.report.mmeb_tables import PAPER, SOURCE_OURS, SOURCE_REF
+from rge.report.seeds import is_pooled, pooled_train, score_cell, seeds_marker
 from rge.report.tables import Cell, Table, paper_number, percent
 
 SOURCE_PAPER = "paper"
@@ -106,11 +107,20 @@ def infonce_ratio(summary: Mapping) -> float | None:
 
 
 def infonce_numbers(summary: dict) -> str:
-    """A run's final training InfoNCE against ln(batch size) (and ln(candidates)), as text."""
+    """A run's final training InfoNCE against ln(batch size) (and ln(candidates)), as text;
+    for a seeded run (``rge.report.seeds.pooled_train``) the mean over its replicates and
+    each replicate's ratio to ln(candidates)."""
     ln_b = float(summary["ln_batch"])
     batch = round(math.exp(ln_b))
     if summary.get("final_con") is None:
         return f"no contrastive loss logged (objective {summary.get('objective')!r})"
+    if "replicates" in summary:
+        ratios = ", ".join(f"{rep} {r['ratio']:.2f}x" for rep, r in summary["replicates"].items())
+        return (
+            f"final training InfoNCE {float(summary['final_con']):.3f} (mean of "
+            f"{len(summary['replicates'])} seeds) vs ln(batch {batch}) = {ln_b:.3f}; "
+            f"/ ln(candidates) per seed: {ratios}; mean {float(summary['ratio']):.2f}x"
+        )
     con = float(summary["final_con"])
     text = f"final training InfoNCE {con:.3f} vs ln(batch {batch}) = {ln_b:.3f} ({con / ln_b:.2f}x)"
     ln_c = summary.get("ln_candidates")
@@ -206,23 +216,22 @@ LEARNED_NOTE = (
 )
 
 
-def replicate_runs(run: str, names: Collection[str]) -> list[str]:
-    """The names in ``names`` that are ``run`` or one of its seed replicates (``run@seed``)."""
-    return [n for n in names if n == run or n.startswith(f"{run}@")]
-
-
 def learned_cells(
     run: str, mode: str, train: Mapping[str, dict], rationale: Mapping[RunMode, float],
     eval_only: Collection[str],
 ) -> list[Cell]:  # fmt: skip
-    """The row's rationale-right % ("—" in direct mode) and its learned ratio, or *not trained*."""
+    """The row's rationale-right % ("—" in direct mode) and its learned ratio (a seeded run's
+    pooled summary gives the mean over its replicates, ``rge.report.seeds.pooled_train``), or
+    *not trained* above ``NOT_TRAINED``."""
     right = "—" if mode == "direct" else percent(rationale.get((run, mode)))
     if run in eval_only:
         return [right, "eval-only"]
-    ratios = [infonce_ratio(train[r]) for r in replicate_runs(run, train)]
-    if not ratios or None in ratios:
-        return [right, "no InfoNCE" if ratios else None]
-    ratio = sum(ratios) / len(ratios)
+    summary = train.get(run)
+    if summary is None:
+        return [right, None]
+    ratio = summary["ratio"] if "ratio" in summary else infonce_ratio(summary)
+    if ratio is None:
+        return [right, "no InfoNCE"]
     return [right, f"*not trained* ({ratio:.2f})" if ratio > NOT_TRAINED else f"{ratio:.2f}"]
 
 
@@ -271,13 +280,16 @@ def meta_table(
     index = index_summaries(summaries)
     columns = ["source", label_name, "run (mode)", *META_COLUMNS, *LEARNED_COLUMNS]
     eval_only = {s["run"] for s in summaries if s.get("eval_only")}
+    # beside a pooled row (mean ± sd over seeds) every row of ours says how many seeds it is
+    mark = any(is_pooled(pick(index, rm, "score_mmeb summary")) for rm in rows.values())
     out: list[list[Cell]] = []
     for label, (run, mode) in rows.items():
         s = pick(index, (run, mode), "score_mmeb summary")
-        agg = {**s["meta_task"], "overall": s["overall"]}
+        paths = [(c,) if c == "overall" else ("meta_task", c) for c in META_COLUMNS]
+        marker = seeds_marker(s) if mark else ""
+        shown = _label(run, mode) + (f", {marker}" if marker else "")
         learned = learned_cells(run, mode, train, rationale or {}, eval_only)
-        out.append([SOURCE_OURS, label, _label(run, mode),
-                    *[percent(agg.get(c)) for c in META_COLUMNS], *learned])  # fmt: skip
+        out.append([SOURCE_OURS, label, shown, *[score_cell(s, *p) for p in paths], *learned])
         if label in paper:
             out.append(_paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS) + [None, None])
     out += [r + [None, None] for r in _reference_rows(paper, rows, META_COLUMNS)]
@@ -537,6 +549,8 @@ def table7(
             "Its text says query-only reasoning (the default) is best for COCO text-to-image "
             "and that reasoning on both sides sometimes hurts text-to-image.",
             *study_notes(study),
+            *[f"`{r}` is the first replicate of the seeded run `{r.split('@')[0]}`: retrieval "
+              "is scored at that one seed (1 seed)." for r in (baseline_run, rge_run) if "@" in r],
             *run_notes([baseline_run, rge_run, *eval_only_modes], probe, train, eval_only_modes),
         ],
     )  # fmt: skip
@@ -567,9 +581,9 @@ def read_run_inputs(
     train_summaries: Sequence[str | os.PathLike],
     probe: str | os.PathLike,
 ) -> tuple[list[dict], dict[str, dict], dict]:
-    """The score summaries (or scores), training summaries by run, and the backbone report."""
-    return (
-        [read_json(p) for p in summaries],
-        read_train_summaries(train_summaries),
-        read_json(probe),
-    )
+    """The score summaries (or scores), training summaries by run (a seeded run's from its
+    pooled file), and the backbone report."""
+    scores = [read_json(p) for p in summaries]
+    # a seeded run's training facts come with its pooled scores (pool_seeds), by base run
+    train = {**read_train_summaries(train_summaries), **pooled_train(scores)}
+    return scores, train, read_json(probe)

@@ -178,7 +178,9 @@ def stage_main(
 
 
 def _module_name(run: Callable) -> str:
-    """``rge.stages.<rule>`` of ``run``, also when it was started as ``python -m`` (``__main__``)."""
+    """``rge.stages.<rule>`` of ``run``, also when it was started as ``python -m`` (``__main__``)
+    or is a ``functools.partial`` of the stage's ``run`` (whose ``__module__`` is functools)."""
+    run = getattr(run, "func", run)
     if run.__module__ != "__main__":
         return run.__module__
     spec = getattr(sys.modules["__main__"], "__spec__", None)

@@ -43,6 +43,9 @@ their defaults and a key missing from the slice raises ``rge.config.MissingKeyEr
 Inputs:
     model: backbone directory (``load_pretrained`` format).
     train: one or more prepared records JSONL files (``prepare_train`` output), concatenated.
+    selection (optional): the ``select_cold_start`` JSON; given (run key ``data: cold_start``),
+        only its rows of the ``train`` subsets are trained on (the paper's ablations stay
+        within the cold-start subset); every selected key of those subsets must be there.
     rationales (optional, repeatable): oracle rationale JSONL files (``rge.rationale.store``
         schema); required by ``rge`` with alpha_lm > 0 or pair ``q_oracle``, and by ``lm``:
         every training row must have one (a missing key raises, naming it).
@@ -59,12 +62,16 @@ Outputs:
 
 from __future__ import annotations
 
-from rge.stages._cli import Paths, stage_main
+from pathlib import Path
+
+from rge.io import read_json
+from rge.stages._cli import Paths, as_list, stage_main
 from rge.train.run import (
     build_objective,
     job_settings,
     load_pairs,
     load_rationales,
+    select_pairs,
     train_and_save,
 )
 
@@ -73,6 +80,8 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     """Train the run and write model, step log and summary; return the summary."""
     c = job_settings(cfg, "train_run", required=("objective", "init"))
     pairs = load_pairs(inputs.train, c["prompt_protocol"], inputs.get("prompt_tables"))
+    if as_list(inputs.get("selection") or []):
+        pairs = cold_start_rows(pairs, Path(as_list(inputs.selection)[0]))
     objective = build_objective(c, load_rationales(inputs.get("rationales")))
     if hasattr(objective, "check_rationales"):
         objective.check_rationales(pairs)  # fail now, not at the step that meets the gap
@@ -80,6 +89,21 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
         c, inputs.model, pairs, objective, model_out=outputs.model,
         train_log=outputs.train_log, summary_path=outputs.summary, stage="train_run",
     )  # fmt: skip
+
+
+def cold_start_rows(pairs: list, selection: Path) -> list:
+    """The pairs the cold-start selection picked, among the subsets the run trains on (a key
+    is ``<subset>/<row>``; the selection spans every study subset).
+
+    Raises:
+        KeyError: the file has no ``keys`` list, or a selected key of these subsets is absent.
+        ValueError: nothing of these subsets was selected.
+    """
+    keys = read_json(selection).get("keys")
+    if keys is None:
+        raise KeyError(f"{selection}: selection JSON has no 'keys' list")
+    subsets = {p.subset for p in pairs}
+    return select_pairs(pairs, [k for k in keys if k.split("/", 1)[0] in subsets], selection)
 
 
 def main(argv: list[str] | None = None) -> dict:

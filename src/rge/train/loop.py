@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rge.data.records import TrainPair
+from rge.progress import bar as progress_bar
 from rge.train.checkpoint import TrainState, latest_checkpoint, load_checkpoint, save_checkpoint
 from rge.train.objectives import Objective
 from rge.train.sampler import TaskBatchSampler, lr_factor
@@ -237,8 +237,7 @@ def train(
     state = _resume(work_dir, model, opt, sched, fingerprint, log_path, engine)
     start, t0 = state.step, time.perf_counter()
     model.train()
-    bar = tqdm(total=n_steps, initial=start, desc=settings.desc, dynamic_ncols=True,
-               disable=not progress or rank != 0)  # fmt: skip
+    bar = progress_bar(n_steps, settings.desc, initial=start, disable=not progress or rank != 0)
     batches = sampler.iterate(**state.sampler)
     share = settings.batch_size // n_ranks
     with open(log_path, "a") if rank == 0 else contextlib.nullcontext() as log_fh:
