@@ -1,7 +1,7 @@
 """Produce the backbone every run starts from, with ``<emb>`` in its tokenizer.
 
 ``source: tiny`` (embedded study): build the tiny Qwen2.5-VL, pretrain it on rendered synthetic
-scenes so that it can see, and run the perception probe (``run_tiny``). ``source: hub`` (paper
+scenes so that it can see, and run the perception and prompt probes (``run_tiny``). ``source: hub`` (paper
 study, §4.1): load a pretrained checkpoint, add ``<emb>``, save it (``run_hub``).
 """
 
