@@ -74,6 +74,11 @@ def test_tiny_branch_writes_model_and_probe_report(tmp_path, monkeypatch):
     assert report["probe"]["prompt"] == CAPTION_PROMPT  # the 98 % probe names its one prompt
     gate = report["prompt_probe"]["gate"]
     assert report["passed"] == (min(acc.values()) >= 0.9 and gate["passed"])
+    if not gate["passed"]:  # the failed gate is named beside the attributes below
+        assert report["below_threshold"][-1] == (
+            f"prompt probe in-domain minimum {gate['value']:.3f} "
+            f"({report['prompt_probe']['min_in_domain_prompt']})"
+        )
     # fresh scenes (no benchmark): the captioning prompt and the three other lengths only
     assert report["prompt_probe"]["in_domain"] == ["captioning prompt", *LENGTH_PROMPTS]
     assert report["prompt_probe"]["prompt_protocol"] is None
