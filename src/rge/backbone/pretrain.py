@@ -159,14 +159,10 @@ def probe_prompts(root: Path | None, protocol: str) -> tuple[dict, dict[str, lis
     for task, spec in (task_queries(root, protocol) if root else {}).items():
         name = f"{task} query"
         prompts[name] = spec["rows"]
-        group = (
-            "text_only"
-            if not spec["image"]
-            else "in_domain"
-            if spec["split"] == "IND"
-            else "out_of_domain"
-        )
-        groups[group].append(name)
+        if not spec["image"]:
+            groups["text_only"].append(name)
+        else:
+            groups["in_domain" if spec["split"] == "IND" else "out_of_domain"].append(name)
     return prompts, groups
 
 
@@ -246,7 +242,7 @@ def _prompt_probe(model, processor, cfg: BackboneView, root: Path | None, pool) 
         seed=cfg.seed + 1_000_003,  # the held-out stream of the captioning-prompt probe
         batch_size=pre.probe_batch,
         max_new_tokens=pre.probe_max_new_tokens,
-        n_examples=min(pre.probe_examples, 2),
+        n_examples=min(pre.probe_examples, 2),  # ~15 prompts: two each keeps the file short
         image_size=pre.image_size,
         pool=pool,
         generation=probe_generation(cfg, model),
