@@ -9,7 +9,7 @@ import torch
 
 from rge.backbone import caption, probe
 from rge.data.records import IMAGE_TOKEN
-from rge.data.scenes import describe_scene, sample_scene
+from rge.data.scenes import COLORS, SHAPES, describe_scene, sample_scene
 
 
 def test_varied_prompt_is_seeded_and_spans_lengths_both_ways():
@@ -25,6 +25,12 @@ def test_varied_prompt_is_seeded_and_spans_lengths_both_ways():
     assert all(IMAGE_TOKEN not in p for p in drawn)
     for instruction in caption.INSTRUCTIONS:  # every wording is used
         assert any(instruction in p for p in drawn)
+    # about a third name an object in words (instructions and fillers never do)
+    objects = set(COLORS) | set(SHAPES)
+    assert not objects & {w.strip(".,?") for t in caption.INSTRUCTIONS for w in t.split()}
+    assert not objects & set(caption.FILLER_WORDS)
+    named = [p for p in drawn if objects & {w.strip(".,?") for w in p.split()}]
+    assert 0.25 < len(named) / len(drawn) < 0.42
 
 
 def _capture_prompts(monkeypatch):
