@@ -4,7 +4,8 @@ Fresh scenes every step (seeded), the RGE sequence format of ``rge.model.chat`` 
 description as the response and ``<emb>`` closing it (so the backbone already ends what it writes
 the way RGE expects). Two learning rates: one for the vision tower + merger, one for the rest.
 
-Prompts vary per example (``varied_prompt``): wording, length (about 1 to 35 words) and layout.
+Prompts vary per example (``varied_prompt``): wording, length (about 1 to 35 words), layout,
+and in a third of them an object named in words that the image need not show.
 WHY: with one fixed prompt and ``rope_theta: 10`` the tiny backbone learns to read each image
 column at a fixed relative distance from the token it writes, so it describes a scene only under
 prompts of exactly that length (3 % all-four-correct one word longer, 6 % under the
