@@ -647,7 +647,19 @@ def _select_cold_start(config, wc):
 
 
 def _pretrain_backbone(config, wc):
-    return {"seed": config["seed"], **config["backbone"], "generation": config["generation"]}
+    """The backbone slice. With ``pretrain.caption_prompts: varied`` the pretrain block also
+    carries ``evaluate.prompt_protocol``, so the prompt probe reads the image tasks' queries as
+    evaluation shows them. WHY only then: ``fixed`` (or unset) must give the slice of the
+    recipe before issue 12 byte for byte, so a study that does not opt in reruns nothing."""
+    backbone = dict(config["backbone"])
+    if "pretrain" in backbone:
+        pretrain = dict(backbone["pretrain"])
+        if pretrain.get("caption_prompts", "fixed") == "fixed":
+            pretrain.pop("caption_prompts", None)
+        else:
+            pretrain["prompt_protocol"] = config["evaluate"]["prompt_protocol"]
+        backbone["pretrain"] = pretrain
+    return {"seed": config["seed"], **backbone, "generation": config["generation"]}
 
 
 def _oracle_rationales(config, wc):
@@ -1208,6 +1220,18 @@ class PretrainView(_View):
     probe_batch: int
     probe_max_new_tokens: int
     probe_examples: int
+    # issue 12 item 1: captioning prompts, "fixed" (the one CAPTION_PROMPT, the recipe before)
+    # or "varied" (rge.backbone.caption.varied_prompt); not in a slice when fixed
+    caption_prompts: str = "fixed"
+    # how the prompt probe shows the image tasks' queries: evaluate.prompt_protocol, carried
+    # only with varied prompts (see _pretrain_backbone); "mmeb" = the texts as published
+    prompt_protocol: str = "mmeb"
+
+    def __post_init__(self) -> None:
+        _check(
+            self.caption_prompts in ("fixed", "varied"),
+            f"backbone.pretrain.caption_prompts: {self.caption_prompts!r} is not fixed|varied",
+        )
 
 
 @dataclasses.dataclass(frozen=True)

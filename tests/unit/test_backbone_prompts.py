@@ -9,7 +9,7 @@ import torch
 
 from rge.backbone import caption, probe
 from rge.data.records import IMAGE_TOKEN
-from rge.data.scenes import describe_scene, sample_scene
+from rge.data.scenes import COLORS, SHAPES, describe_scene, sample_scene
 
 
 def test_varied_prompt_is_seeded_and_spans_lengths_both_ways():
@@ -25,6 +25,12 @@ def test_varied_prompt_is_seeded_and_spans_lengths_both_ways():
     assert all(IMAGE_TOKEN not in p for p in drawn)
     for instruction in caption.INSTRUCTIONS:  # every wording is used
         assert any(instruction in p for p in drawn)
+    # about a third name an object in words (instructions and fillers never do)
+    objects = set(COLORS) | set(SHAPES)
+    assert not objects & {w.strip(".,?") for t in caption.INSTRUCTIONS for w in t.split()}
+    assert not objects & set(caption.FILLER_WORDS)
+    named = [p for p in drawn if objects & {w.strip(".,?") for w in p.split()}]
+    assert 0.25 < len(named) / len(drawn) < 0.42
 
 
 def _capture_prompts(monkeypatch):
@@ -61,10 +67,13 @@ def _fake_generate(good_prompts):
     the scene is recovered from the image the probe rendered."""
     calls = []
 
-    def fake(model, processor, items, *, max_new_tokens, load_image):
+    def fake(model, processor, items, *, max_new_tokens, load_image, generation=None):
         out = []
         for it in items:
-            calls.append(it.text)
+            calls.append((it.text, it.image is not None, generation))
+            if it.image is None:  # text only: right iff the text is good (nothing to look at)
+                out.append(_TEXT_SCENES[it.text] if it.text in good_prompts else _WRONG)
+                continue
             scene = _SCENES_BY_IMAGE[load_image(it.image).tobytes()]
             out.append(describe_scene(scene) if it.text in good_prompts else _WRONG)
         return out
@@ -73,6 +82,7 @@ def _fake_generate(good_prompts):
 
 
 _SCENES_BY_IMAGE: dict = {}
+_TEXT_SCENES: dict = {}
 _WRONG = "left is red circle , right is red circle ."  # two objects never share a colour
 
 
@@ -111,7 +121,7 @@ def test_prompt_probe_scores_each_prompt_and_gates_on_the_in_domain_minimum(monk
     picked = random.Random("2:rows").sample(rows, 8)
     assert p["rows"]["n_scenes"] == 8
     assert p["rows"]["all_correct"] == pytest.approx(2 / 8)
-    assert [t for t in calls if "row" in t] == [t for t, _ in picked]  # marker kept as given
+    assert [t for t, _, _ in calls if "row" in t] == [t for t, _ in picked]  # marker kept as given
     assert (out["min_in_domain"], out["min_in_domain_prompt"]) == (0.5, "b")
     assert out["in_domain"] == ["a", "b"]
 
@@ -131,3 +141,29 @@ def test_length_prompts_are_outside_the_pretraining_pool():
     words = sorted(len(p.split()) for p in probe.LENGTH_PROMPTS.values())
     assert len(words) >= 3 and words[0] < 11 < words[-1]
     assert not set(probe.LENGTH_PROMPTS.values()) & set(caption.INSTRUCTIONS)
+
+
+def test_prompt_probe_shows_text_only_queries_no_image_and_passes_the_generation(monkeypatch):
+    from rge.model.generation import GenerationSettings
+
+    rng = random.Random(4)
+    scenes = [sample_scene(rng) for _ in range(6)]
+    rows = [(f"caption {i}: {describe_scene(s)}\n", s) for i, s in enumerate(scenes)]
+    _TEXT_SCENES.update({t: describe_scene(s) for t, s in rows})
+    _register(scenes)
+    good = {rows[0][0], rows[1][0], rows[2][0], f"{IMAGE_TOKEN} good"}
+    fake, calls = _fake_generate(good)
+    monkeypatch.setattr(probe, "generate", fake)
+    settings = GenerationSettings(engine="static")
+    out = probe.prompt_probe(
+        torch.nn.Identity(), None, {"img": "good", "text": rows}, in_domain=["img"],
+        n_scenes=6, seed=0, batch_size=4, pool=scenes, generation=settings,
+    )  # fmt: skip
+    assert out["prompts"]["text"]["all_correct"] == pytest.approx(3 / 6)
+    assert out["prompts"]["img"]["all_correct"] == 1.0 and out["min_in_domain"] == 1.0
+    assert {g for _, _, g in calls} == {settings}
+    # a query without the image marker is shown no image; an instruction prompt follows one
+    assert {(t, shown) for t, shown, _ in calls} == {
+        (f"{IMAGE_TOKEN} good", True),
+        *((t, False) for t, _ in rows),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -282,10 +283,11 @@ def test_generation_settings_reach_the_generating_jobs(embedded):
 
 def test_the_prompt_protocol_reaches_the_training_and_encoding_jobs(embedded):
     # the fetched and prepared data stay the MMEB text; the rewrite happens where it is read
+    # ... and the backbone's prompt probe, which shows it the image tasks' queries
     changed = changed_jobs(embedded, "evaluate.prompt_protocol", "mmeb")
     assert {j.split("[")[0] for j in changed} == {
         "cold_start", "train_run", "leakage_curves", "embed_eval", "score_retrieval",
-        "data_report",
+        "data_report", "pretrain_backbone",
     }  # fmt: skip
 
 
@@ -427,6 +429,43 @@ def test_pretrain_view_round_trips_to_its_slice(embedded, schema):
         C.BackboneView.from_slice({k: v for k, v in cfg.items() if k != "pretrain"})
     with pytest.raises(C.ConfigError, match="backbone.source: 'cloud'"):
         C.BackboneView.from_slice({**cfg, "source": "cloud"})
+
+
+def _smoke_with_captions(schema, value: str | None) -> dict:
+    config = C.load_yaml(ROOT / "config/smoke.yaml")
+    if value is not None:
+        config["backbone"]["pretrain"]["caption_prompts"] = value
+    return C.validate(config, schema)
+
+
+def test_fixed_caption_prompts_keep_the_backbone_slice_byte_for_byte(schema):
+    unset = _smoke_with_captions(schema, None)
+    assert "caption_prompts" not in unset["backbone"]["pretrain"]  # no schema default
+    # the slice as it was before the key existed
+    before = {"seed": unset["seed"], **unset["backbone"], "generation": unset["generation"]}
+    assert json.dumps(C.slice_for(unset, "pretrain_backbone", {})) == json.dumps(before)
+    fixed = _smoke_with_captions(schema, "fixed")
+    assert json.dumps(C.slice_for(fixed, "pretrain_backbone", {})) == json.dumps(before)
+    view = C.BackboneView.from_slice(C.slice_for(fixed, "pretrain_backbone", {})).pretrain
+    assert (view.caption_prompts, view.prompt_protocol) == ("fixed", "mmeb")
+
+
+def test_varied_caption_prompts_reach_the_view_with_the_eval_protocol(schema, embedded):
+    varied = _smoke_with_captions(schema, "varied")
+    cfg = C.slice_for(varied, "pretrain_backbone", {})
+    assert cfg["pretrain"]["caption_prompts"] == "varied"
+    assert cfg["pretrain"]["prompt_protocol"] == varied["evaluate"]["prompt_protocol"]
+    view = C.BackboneView.from_slice(cfg).pretrain
+    assert (view.caption_prompts, view.prompt_protocol) == ("varied", "rge_release")
+    # the embedded study opts in; only the backbone (of the jobs before the cold start) reruns
+    assert embedded["backbone"]["pretrain"]["caption_prompts"] == "varied"
+    assert changed_jobs(embedded, "backbone.pretrain.caption_prompts", "fixed") == {
+        "pretrain_backbone"
+    }
+    with pytest.raises(C.ConfigError, match="caption_prompts"):
+        _smoke_with_captions(schema, "random")
+    with pytest.raises(C.ConfigError, match="caption_prompts: 'random' is not fixed.varied"):
+        C.PretrainView.from_slice({**cfg["pretrain"], "caption_prompts": "random"})
 
 
 def test_a_missing_key_is_a_key_error_naming_it(embedded):

@@ -206,3 +206,49 @@ def test_curve_legends_sit_below_the_plotting_area():
     assert box.y1 < area.y0  # entirely under the plotting area (pixels, origin bottom left)
     assert len(legend.get_texts()) == 4
     plt.close(fig)
+
+
+def _probe_file(prompt_min: float) -> dict:
+    """A probe.json as pretrain_backbone writes it: the captioning prompt sees, and the
+    prompt probe's weakest in-domain prompt decides the gate."""
+    res = lambda rate: {"n_scenes": 10, "all_correct": rate, "accuracy": {}, "examples": []}  # noqa: E731
+    return {
+        "probe": {"n_scenes": 10, "accuracy": {"left_color": 0.99, "right_shape": 0.97}},
+        "probe_threshold": 0.9,
+        "passed": prompt_min >= 0.9,
+        "prompt_probe": {
+            "prompts": {"captioning prompt": res(0.96), "SynObjects query": res(prompt_min),
+                        "SynShapeQA query": res(0.1), "SynCOCO_t2i query": res(0.2)},
+            "in_domain": ["captioning prompt", "SynObjects query"],
+            "out_of_domain": ["SynShapeQA query"], "text_only": ["SynCOCO_t2i query"],
+            "min_in_domain": prompt_min, "min_in_domain_prompt": "SynObjects query",
+            "prompt_protocol": "rge_release",
+            "gate": {"name": "perception gate", "threshold": 0.9, "value": prompt_min,
+                     "passed": prompt_min >= 0.9},
+        },
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("prompt_min", "verdict", "reading"), [
+    (0.85, "FAILED", "cannot see"), (0.92, "passed", "sees and learned"),
+])  # fmt: skip
+def test_diagnostics_show_the_prompt_probe_minimum_and_its_gate(prompt_min, verdict, reading):
+    probe = _probe_file(prompt_min)
+    # the gated number is the prompt probe's minimum, not the captioning prompt's 0.97
+    assert curves.probe_stats(probe) == (prompt_min, 0.9)
+    assert curves.probe_stats({k: v for k, v in probe.items() if k != "prompt_probe"}) == (
+        0.97, 0.9,
+    )  # fmt: skip
+    summary = {"final_con": 1.0, "ln_candidates": 2.0, "ln_batch": 2.0, "objective": "baseline"}
+    html = curves.diagnostics_html({"b": summary}, {"b": "B"}, probe)
+    assert f"minimum {prompt_min:.3f} (SynObjects query), threshold 0.9: <b>{verdict}</b>" in html
+    assert "<td>SynObjects query</td><td>in domain (gated)</td><td>10</td>" in html
+    assert (
+        "<td>SynShapeQA query</td><td>out of domain (not gated)</td><td>10</td><td>0.100</td>"
+        in html
+    )
+    assert "<td>SynCOCO_t2i query</td><td>text only (not gated)</td>" in html
+    assert f"<td>B</td><td>baseline</td><td>–</td><td>{prompt_min:.3f}</td>" in html
+    assert reading in html
+    # in-domain rows first
+    assert html.index("captioning prompt</td>") < html.index("SynCOCO_t2i query</td>")

@@ -123,21 +123,21 @@ def perception_probe(
 
 
 def _as_item_text(prompt: str) -> str:
-    """A prompt that already carries the image marker (a query text) is used as it is."""
+    """An instruction prompt follows the image (a prompt that carries the marker keeps it)."""
     return prompt if IMAGE_TOKEN in prompt else f"{IMAGE_TOKEN} {prompt}"
 
 
 def _prompt_rows(
     spec: str | Sequence[str] | Sequence[tuple[str, dict]], scenes: list[dict], rng: random.Random
 ) -> list[tuple[str, dict]]:
-    """(text, scene) pairs for one prompt entry of ``prompt_probe`` (see there)."""
+    """(item text, scene) pairs for one prompt entry of ``prompt_probe`` (see there)."""
     if isinstance(spec, str):
-        return [(spec, sc) for sc in scenes]
+        return [(_as_item_text(spec), sc) for sc in scenes]
     spec = list(spec)
     if not spec:
         raise ValueError("prompt_probe: empty prompt list")
     if all(isinstance(x, str) for x in spec):
-        return [(spec[i % len(spec)], sc) for i, sc in enumerate(scenes)]
+        return [(_as_item_text(spec[i % len(spec)]), sc) for i, sc in enumerate(scenes)]
     if all(isinstance(x, tuple | list) and len(x) == 2 for x in spec):
         return [(str(t), sc) for t, sc in rng.sample(spec, min(len(scenes), len(spec)))]
     raise ValueError(
@@ -154,16 +154,19 @@ def _score_rows(
     max_new_tokens: int,
     n_examples: int,
     image_size: int,
+    generation: GenerationSettings | None = None,
 ) -> dict:
-    """Describe each (prompt, scene) row; per-attribute and all-four-correct rates."""
+    """Describe each (item text, scene) row; per-attribute and all-four-correct rates. A text
+    with the image marker is shown the scene's rendered image; one without it is text only."""
     hits, all4, examples = dict.fromkeys(ATTRIBUTES, 0), 0, []
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
         imgs = {f"s{i}": render_scene(sc, image_size) for i, (_, sc) in enumerate(batch)}
-        items = [Item(_as_item_text(t), f"s{i}") for i, (t, _) in enumerate(batch)]
+        items = [Item(t, f"s{i}" if IMAGE_TOKEN in t else None) for i, (t, _) in enumerate(batch)]
         texts = generate(
-            model, processor, items, max_new_tokens=max_new_tokens, load_image=imgs.__getitem__
-        )
+            model, processor, items, max_new_tokens=max_new_tokens,
+            load_image=imgs.__getitem__, generation=generation,
+        )  # fmt: skip
         for (prompt, scene), text in zip(batch, texts, strict=True):
             truth, got = scene_attributes(scene), parse_description(text)
             right = [got[a] == truth[a] for a in ATTRIBUTES]
@@ -194,19 +197,22 @@ def prompt_probe(
     n_examples: int = 3,
     image_size: int = 112,
     pool: Sequence[dict] | None = None,
+    generation: GenerationSettings | None = None,
 ) -> dict:
     """Score greedy descriptions under every prompt of ``prompts``; gate on the in-domain minimum.
 
     Args:
-        prompts: name -> a prompt (the text after the image; a text holding the MMEB image marker,
-            e.g. a query, is used as it is), or a list of prompts (scene i gets prompt
-            i mod len), or a task's rows as (query text, scene) pairs (``n_scenes`` of them,
-            sampled with the seed; the row's own scene is described).
+        prompts: name -> a prompt (the text after the image; a text holding the MMEB image marker
+            keeps it where it is), or a list of prompts (scene i gets prompt i mod len), or a
+            task's rows as (query text, scene) pairs (``n_scenes`` of them, sampled with the
+            seed; the row's own scene is described; the query text is used as it is: with the
+            marker the model sees the scene's image, without it the text only).
         in_domain: names of ``prompts`` whose minimum is the gate (e.g. the IND image tasks'
             query prompts and ``LENGTH_PROMPTS``); the others are reported, not gated.
         n_scenes: held-out scenes per prompt: fresh draws from ``seed`` or ``n_scenes`` distinct
             scenes of ``pool`` (all of it if smaller); str and list-of-str prompts all describe
             the same scenes, so their rates are paired.
+        generation: the ``generation:`` block's settings (None: dynamic engine, greedy).
 
     Returns:
         ``{"prompts": {name: {"n_scenes", "all_correct", "accuracy": {attribute: rate},
@@ -239,6 +245,7 @@ def prompt_probe(
             max_new_tokens=max_new_tokens,
             n_examples=n_examples,
             image_size=image_size,
+            generation=generation,
         )
     worst = min(in_domain, key=lambda n: out[n]["all_correct"])
     return {

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rge.io import read_json, read_jsonl
-from rge.report.html import data_uri, esc, figure, table_html
+from rge.report.html import data_uri, esc, figure, fmt_cell, table_html
 
 PARTS = (("loss", "total loss"), ("lm", "LM loss"), ("con", "contrastive (InfoNCE)"))
 RATIONALE_KEYS = ("self_tokens", "forced_emb")  # logged by the q_self objective
@@ -220,26 +220,64 @@ def diagnosis(summary: dict, probe_min: float | None, probe_threshold: float | N
 
 
 def probe_stats(probe: dict | None) -> tuple[float | None, float | None]:
-    """(lowest attribute accuracy, threshold) of a ``pretrain_backbone`` probe.json."""
+    """(gated probe value, threshold) of a ``pretrain_backbone`` probe.json: the prompt probe's
+    in-domain minimum (all-four-correct) when the file has one, else the lowest attribute
+    accuracy under the captioning prompt (an older probe.json).
+
+    The prompt probe describes the same held-out scenes under the captioning prompt too and
+    counts a description right only when all four attributes are: the stricter number.
+    """
     if probe is None:
         return None, None
+    gate = (probe.get("prompt_probe") or {}).get("gate")
+    if gate:
+        return gate["value"], gate["threshold"]
     acc = (probe.get("probe") or {}).get("accuracy") or {}
     return (min(acc.values()) if acc else None), probe.get("probe_threshold")
 
 
+def prompt_probe_html(prompt_probe: dict) -> str:
+    """The prompt probe (issue 12 item 1): its gate, then each prompt's all-four-correct rate
+    with its group; only the in-domain image prompts are gated."""
+    gate = prompt_probe["gate"]
+    verdict = "passed" if gate["passed"] else "FAILED"
+    groups = {
+        **dict.fromkeys(prompt_probe.get("text_only", []), "text only (not gated)"),
+        **dict.fromkeys(prompt_probe.get("out_of_domain", []), "out of domain (not gated)"),
+        **dict.fromkeys(prompt_probe["in_domain"], "in domain (gated)"),
+    }
+    rows = [
+        [name, groups.get(name, "–"), res["n_scenes"], res["all_correct"]]
+        for name, res in prompt_probe["prompts"].items()
+    ]
+    rows.sort(key=lambda r: (r[1] != "in domain (gated)", r[1], r[0]))
+    return (
+        f"<p>Prompt probe — gate <b>{esc(gate['name'])}</b>: minimum "
+        f"{esc(fmt_cell(gate['value']))} ({esc(prompt_probe.get('min_in_domain_prompt'))}), "
+        f"threshold {esc(gate['threshold'])}: <b>{verdict}</b>. Task queries are shown as "
+        f"evaluation shows them (protocol {esc(prompt_probe.get('prompt_protocol'))}).</p>"
+        + table_html(["prompt", "group", "scenes", "all four correct"], rows)
+    )
+
+
 def diagnostics_html(summaries: dict[str, dict], labels: dict[str, str], probe: dict | None) -> str:
-    """The backbone probe, then per run (in ``summaries`` order) the final InfoNCE against
-    chance and its reading (``diagnosis``)."""
+    """The backbone probes (the captioning prompt's per-attribute accuracy; the prompt probe and
+    its gate, when the file has one), then per run (in ``summaries`` order) the final InfoNCE
+    against chance and its reading (``diagnosis``)."""
     low, threshold = probe_stats(probe)
     parts = []
     if probe is not None:
-        acc = (probe.get("probe") or {}).get("accuracy") or {}
+        caption = probe.get("probe") or {}
+        acc = caption.get("accuracy") or {}
         parts.append(
-            f"<p>Backbone perception probe (generated scene descriptions, "
-            f"{esc((probe.get('probe') or {}).get('n_scenes', '?'))} scenes; threshold "
-            f"{esc(threshold)}; passed: {esc(probe.get('passed'))}). Every run starts from "
-            "this backbone.</p>" + table_html(list(acc), [list(acc.values())])
+            f"<p>Backbone perception probe under the captioning prompt (generated scene "
+            f"descriptions, {esc(caption.get('n_scenes', '?'))} scenes; threshold "
+            f"{esc(probe.get('probe_threshold'))}; passed, both probes: "
+            f"{esc(probe.get('passed'))}). Every run starts from this backbone.</p>"
+            + table_html(list(acc), [list(acc.values())])
         )
+        if probe.get("prompt_probe"):
+            parts.append(prompt_probe_html(probe["prompt_probe"]))
     rows = []
     for run, s in summaries.items():
         con, ln_c = s.get("final_con"), s.get("ln_candidates")
@@ -250,7 +288,7 @@ def diagnostics_html(summaries: dict[str, dict], labels: dict[str, str], probe: 
                 s.get("ln_batch"), ln_c, ratio, diagnosis(s, low, threshold),
             ]
         )  # fmt: skip
-    cols = ["run", "objective", "init", "probe (lowest attribute)", "final InfoNCE",
+    cols = ["run", "objective", "init", "backbone probe (gated minimum)", "final InfoNCE",
             "ln(batch)", "ln(candidates)", "InfoNCE / ln(cand.)", "reading"]  # fmt: skip
     parts.append(table_html(cols, rows))
     parts.append(

@@ -3,8 +3,11 @@
 ``source: tiny`` (embedded study): build the tiny Qwen2.5-VL, pretrain it on freshly rendered
 synthetic scenes so that it can see — (1) vision warm-up with a temporary left/right colour+shape
 head, (2) captioning with the LM loss on ``describe_scene`` — then (3) run the perception probe:
-greedy descriptions of held-out scenes scored per attribute. A probe below the threshold logs a
-loud WARNING and writes ``"passed": false``; the stage does not fail.
+greedy descriptions of held-out scenes scored per attribute under the captioning prompt, and
+(4) the prompt probe (issue 12 item 1): all-four-correct descriptions under prompts of three
+other lengths and every evaluation task's query, gated on the minimum over the in-domain image
+prompts. A probe below the threshold logs a loud WARNING and writes ``"passed": false``; the
+stage does not fail.
 ``source: hub`` (paper study): load ``name``@``revision``, add ``<emb>``, save; no probe is run.
 The flow is ``rge.backbone.pretrain.build_backbone``.
 
@@ -19,9 +22,13 @@ Config keys read (the ``backbone`` slice, as ``rge.config.BackboneView``; defaul
         warmup_steps, warmup_lr, warmup_batch            vision warm-up (steps 0 skips it)
         warmup_ramp, warmup_min_lr_ratio                 its linear ramp, then cosine decay
         caption_steps, caption_batch                     captioning
+        caption_prompts     "fixed" (one prompt; default, absent from the slice) | "varied"
+        prompt_protocol     evaluate.prompt_protocol, in the slice with varied prompts only:
+                            how the prompt probe shows the task queries (else "mmeb")
         caption_lr_vision, caption_lr_text               AdamW lrs: vision tower+merger / rest
         caption_warmup, caption_min_lr_ratio             linear warm-up, then cosine to ratio x lr
-        probe_scenes, probe_threshold                    held-out scenes; per-attribute minimum
+        probe_scenes, probe_threshold                    held-out scenes; per-attribute
+                                                         minimum and the prompt-probe gate
         probe_batch, probe_max_new_tokens, probe_examples
         image_size                                       scene side in pixels
     Not config keys (the view's defaults): attn_implementation ("sdpa") [hub], threads (torch
@@ -29,8 +36,9 @@ Config keys read (the ``backbone`` slice, as ``rge.config.BackboneView``; defaul
 
 Inputs: ``scenes`` (optional): the ``make_synthetic`` output. When given, pretraining draws from
 the benchmark's own training scenes (``scenes/train/*.jsonl``) and the probe describes its
-evaluation scenes (``scenes/eval/*.jsonl``, held out from training); without it both draw fresh
-scenes from the seed.
+evaluation scenes (``scenes/eval/*.jsonl``, held out from training); the prompt probe also reads
+each task's queries (``MMEB-eval``) and the benchmark's prompt tables. Without it both draw
+fresh scenes from the seed and the prompt probe has only the instruction prompts.
 Outputs: ``model`` (directory, safetensors + processor), ``report`` (JSON).
 """
 
