@@ -63,3 +63,17 @@ def test_two_jobs_on_one_stream_never_mix_within_a_line(tmp_path):
     assert "\r" not in log.read_text()
     assert {ln.split(":")[0] for ln in lines} == {"train_run a", "train_run b"}
     assert {ln.split(":")[0] for ln in lines if "30/30" in ln} == {"train_run a", "train_run b"}
+
+
+def test_lines_mode_is_rate_limited_like_the_training_loop_uses_it(monkeypatch, capsys):
+    """The loop sets the loss without a forced redraw, then updates: in lines mode a fast
+    50-step run prints its first and last state, not a line per step."""
+    monkeypatch.setenv("RGE_PROGRESS", "lines")
+    b = progress.bar(50, "train_run rge")
+    for step in range(50):
+        b.set_postfix(loss=f"{1 / (step + 1):.4f}", refresh=False)
+        b.update(1)
+    b.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert 1 <= len(lines) <= 3, lines
+    assert "50/50" in lines[-1] and "loss=0.0200" in lines[-1]

@@ -23,13 +23,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
-from tqdm import tqdm
 
 from rge.backbone.common import scene_images, warmup_cosine
 from rge.data.records import IMAGE_TOKEN, Item
 from rge.data.scenes import COLORS, SHAPES, describe_scene
 from rge.model.chat import build_batch
 from rge.model.embed import forward
+from rge.progress import bar as progress_bar
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, Qwen2_5_VLProcessor
@@ -143,8 +143,9 @@ def caption_pretrain(
     )
     model.train()
     t0, ema, first = time.perf_counter(), None, None
-    bar = tqdm(range(steps), desc="captioning", mininterval=2.0)
-    for _ in bar:
+    # named by rule, like every job's progress (rge.progress: whole lines when jobs share a terminal)
+    bar = progress_bar(steps, "pretrain_backbone captioning", mininterval=2.0)
+    for _ in range(steps):
         batch, imgs = scene_images(rng, batch_size, image_size, pool)
         texts = [
             varied_prompt(prompt_rng, instructions) if vary_prompt else prompt
@@ -164,6 +165,8 @@ def caption_pretrain(
         first = val if first is None else first
         ema = val if ema is None else 0.9 * ema + 0.1 * val
         bar.set_postfix(loss=f"{ema:.3f}", refresh=False)
+        bar.update(1)
+    bar.close()
     model.eval()
     stats = {"steps": steps, "first_loss": first, "final_loss_ema": ema, "vary_prompt": vary_prompt}
     stats["seconds"] = round(time.perf_counter() - t0, 2)

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from rge.backbone.common import scene_images, warmup_cosine
 from rge.data import scenes
+from rge.progress import bar as progress_bar
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -94,8 +94,9 @@ def vision_warmup(
     )
     model.train()
     t0, acc, loss_val = time.perf_counter(), 0.0, None
-    bar = tqdm(range(steps), desc="vision warm-up", mininterval=2.0)
-    for _ in bar:
+    # named by rule, like every job's progress (rge.progress: whole lines when jobs share a terminal)
+    bar = progress_bar(steps, "pretrain_backbone vision warm-up", mininterval=2.0)
+    for _ in range(steps):
         batch, imgs = scene_images(rng, batch_size, image_size, pool)
         feats = side_means(model, processor, [imgs[f"s{i}"] for i in range(batch_size)])
         loss, hits = 0.0, 0.0
@@ -114,6 +115,8 @@ def vision_warmup(
         # only smooths the progress bar and the log.
         loss_val, acc = loss.item(), 0.9 * acc + 0.1 * hits / 4
         bar.set_postfix(loss=f"{loss_val:.3f}", acc=f"{acc:.2f}", refresh=False)
+        bar.update(1)
+    bar.close()
     model.eval()
     stats = {"steps": steps, "final_loss": loss_val, "head_acc_ema": acc}
     stats["seconds"] = round(time.perf_counter() - t0, 2)

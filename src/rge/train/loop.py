@@ -250,8 +250,10 @@ def train(
             if log_fh is not None:
                 log_fh.write(json.dumps(row, sort_keys=True) + "\n")
                 log_fh.flush()
+            # refresh=False: the postfix rides on update's redraw, which tqdm rate-limits
+            # (a forced redraw per step would print a line per step in lines mode)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
             bar.update(1)
-            bar.set_postfix(loss=f"{row['loss']:.4f}")
             if step == n_steps or (
                 settings.checkpoint_every and step % settings.checkpoint_every == 0
             ):
