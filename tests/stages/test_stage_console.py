@@ -152,3 +152,16 @@ def test_stage_that_imports_torch_lazily_runs_under_the_policy(tmp_path):
         [sys.executable, "-m", "lazy_rule"], capture_output=True, text=True, env=env, timeout=60
     )
     assert out.stdout.split() == ["PASSIVE", "False"], out.stderr
+
+
+def test_run_table_files_without_train_summaries_when_every_row_is_seeded(tmp_path):
+    """Table 4 of the embedded study has only seeded rows: their training facts come from the
+    pool_seeds summaries, so the rule passes no train_summary (the study's first run failed)."""
+    from rge.stages._cli import Paths, run_table_files
+
+    inputs = Paths(summary=[tmp_path / "a.json", tmp_path / "b.json"], probe=tmp_path / "p.json",
+                   paper=tmp_path / "t.csv")  # fmt: skip
+    files = run_table_files(inputs)
+    assert files["train_summaries"] == [] and len(files["summaries"]) == 2
+    inputs["train_summary"] = tmp_path / "s.json"
+    assert run_table_files(inputs)["train_summaries"] == [tmp_path / "s.json"]

@@ -81,10 +81,11 @@ def write_table_outputs(table: Any, outputs: Paths) -> dict:
 def run_table_files(inputs: Paths) -> dict[str, Any]:
     """The named inputs of a per-run table rule (Tables 1, 3, 4, 6) as the file keywords of
     ``rge.report.run_tables.build_run_table``: ``summary`` and ``train_summary`` (each one path
-    or several), ``probe`` and ``paper``."""
+    or several; no ``train_summary`` when every row's run is seeded: their training facts are
+    in the ``pool_seeds`` summaries), ``probe`` and ``paper``."""
     return {
         "summaries": as_list(inputs.summary),
-        "train_summaries": as_list(inputs.train_summary),
+        "train_summaries": as_list(inputs.get("train_summary", [])),
         "probe": inputs.probe,
         "paper": inputs.paper,
     }
