@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -12,18 +11,10 @@ from rge.data.synthetic import read_sidecar
 from rge.io import read_json, write_json, write_jsonl
 from rge.rationale.scene import scene_rationale
 from rge.stages import claims, fetch_mmeb_eval, make_synthetic, rationale_probe
+from tests.fixtures.slices import stage_argv as _args
 from tests.fixtures.slices import stage_cfg
 
 TASKS = ["SynObjects", "SynColorQA"]
-
-
-def _args(cfg: dict, inputs: dict, outputs: dict) -> list[str]:
-    argv = ["--cfg", json.dumps(cfg)]
-    for flag, named in (("--input", inputs), ("--output", outputs)):
-        for name, paths in named.items():
-            for p in paths if isinstance(paths, list) else [paths]:
-                argv += [flag, f"{name}={p}"]
-    return argv
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 import huggingface_hub
 import pytest
 
@@ -22,6 +20,7 @@ from rge.stages import (
     select_cold_start,
 )
 from tests.fixtures.mirror_fixture import build_mirror
+from tests.fixtures.slices import stage_argv as _args
 from tests.fixtures.slices import stage_cfg
 
 SYN_CFG = stage_cfg(
@@ -36,15 +35,6 @@ def _train_cfg(subset: str, mirror: str, **over) -> dict:
 
 def _prep_cfg(subset: str, **over) -> dict:
     return stage_cfg("prepare_train", {"subset": subset}, **over)
-
-
-def _args(cfg: dict, inputs: dict | None = None, outputs: dict | None = None, log=None) -> list:
-    argv = ["--cfg", json.dumps(cfg)]
-    for flag, named in (("--input", inputs or {}), ("--output", outputs or {})):
-        for name, paths in named.items():
-            for p in paths if isinstance(paths, list) else [paths]:
-                argv += [flag, f"{name}={p}"]
-    return argv + (["--log", str(log)] if log else [])
 
 
 @pytest.fixture(scope="module")

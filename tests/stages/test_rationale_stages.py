@@ -13,21 +13,13 @@ from rge.rationale.prompts import load_prompts
 from rge.rationale.scene import SceneBackend
 from rge.rationale.store import FIELDS, read_rationales
 from rge.stages import check_rationales, oracle_rationales
+from tests.fixtures.slices import stage_argv as _args
 from tests.fixtures.slices import stage_cfg
 from tests.fixtures.tiny_model import MAX_PIXELS, MIN_PIXELS, small_model
 
 PROMPTS = Path(__file__).resolve().parents[2] / "config" / "prompts" / "oracle.yaml"
 SUBSETS = ["SynColorQA", "SynGround"]
 ROWS = 23
-
-
-def _args(cfg: dict, inputs: dict, outputs: dict) -> list[str]:
-    argv = ["--cfg", json.dumps(cfg)]
-    for flag, named in (("--input", inputs), ("--output", outputs)):
-        for name, paths in named.items():
-            for p in paths if isinstance(paths, list) else [paths]:
-                argv += [flag, f"{name}={p}"]
-    return argv
 
 
 @pytest.fixture(scope="module")
