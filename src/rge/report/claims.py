@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from rge.report.seeds import mean_sd  # mean and sample sd over seeds: one definition
 from rge.report.tables import Table
 
 N_RESAMPLES = 10_000  # bootstrap replicates: Monte Carlo error of a 2.5 % quantile << 0.1 point
@@ -118,12 +119,6 @@ def seed_scores(arm: Correctness, tasks: Sequence[str] | None = None) -> dict[An
     """Score per seed in points: mean over ``tasks`` (default all) of P@1 x 100."""
     seeds, names = _shared_tasks([arm], tasks)
     return {s: 100.0 * float(np.mean([np.mean(arm[s][t]) for t in names])) for s in seeds}
-
-
-def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
-    """Mean and sample sd (ddof 1) over seeds; sd None for a single seed."""
-    v = np.asarray(list(values), float)
-    return float(v.mean()), (float(v.std(ddof=1)) if v.size > 1 else None)
 
 
 # ----------------------------------------------------------------------------- bootstrap
