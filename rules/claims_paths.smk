@@ -13,13 +13,20 @@ def rationale_probe_targets():
 
 
 def rationale_probe_inputs(wildcards):
-    """One evaluation's outputs, the scene sidecars, and the rows it evaluated (their query
-    texts find the rationale of a query that evaluation deduplicated)."""
+    """One evaluation's outputs, the scene sidecars, the rows it evaluated (their query texts
+    find the rationale of a query that evaluation deduplicated), and for a q_self run its
+    training log (the rationales it wrote for training rows)."""
+    log = (
+        {"train_log": out(f"train_run/{wildcards.run}/train_log.jsonl")}
+        if rge_config.writes_self_rationales(config, wildcards.run)
+        else {}
+    )
     return {
         "evaluation": out(f"embed_eval/{wildcards.run}/{wildcards.mode}"),
         "scenes": out("make_synthetic"),
         "data": eval_task_dirs(wildcards),
         "prompt_tables": prompt_tables(wildcards),
+        **log,
     }
 
 

@@ -654,6 +654,8 @@ def _pretrain_backbone(config, wc):
     backbone = dict(config["backbone"])
     if "pretrain" in backbone:
         pretrain = dict(backbone["pretrain"])
+        if not pretrain.get("question_share"):
+            pretrain.pop("question_share", None)  # unset = 0: the slice before questions
         if pretrain.get("caption_prompts", "fixed") == "fixed":
             pretrain.pop("caption_prompts", None)
         else:
@@ -875,6 +877,10 @@ def claim_runs(config: Mapping) -> list[str]:
     runs = []
     for c in claims_list(config):
         runs += [parse_arm(a)[0] for a in claim_arms(c)] + claim_fact_runs(c)
+    if claims_list(config):  # the alpha rule reads its runs' facts too
+        runs += [
+            r for r in config["claims"].get("alpha_rule", {}).get("runs", []) if known(config, r)
+        ]
     return list(dict.fromkeys(runs))
 
 
@@ -886,6 +892,15 @@ def rationale_probe_runs(config: Mapping) -> list[str]:
     base = list(dict.fromkeys([*reported_runs(config), *claim_runs(config)]))
     runs = [r for b in base for r in active_replicates(config, b)]
     return [r for r in dict.fromkeys(runs) if "reasoning" in run_modes(config, r)]
+
+
+def writes_self_rationales(config: Mapping, run: str) -> bool:
+    """Whether training ``run`` generates a rationale per pair each step (objective ``rge``,
+    pair ``q_self``): its ``train_log.jsonl`` then holds them (``self_rationales``)."""
+    if eval_only(config, run):
+        return False
+    cfg = run_config(config, run)
+    return cfg.get("objective") == "rge" and cfg.get("pair") == "q_self"
 
 
 def check_claims(config: Mapping) -> None:
@@ -932,6 +947,7 @@ def _claims(config, wc):
         "replicates": {r: active_replicates(config, r) for r in runs},
         "eval_only": sorted({a for a in arms if eval_only_arm(config, a)}),
         "tasks": eval_tasks(config),
+        **({"alpha_rule": c["alpha_rule"]} if c.get("alpha_rule") else {}),
     }  # fmt: skip
 
 
@@ -1223,6 +1239,9 @@ class PretrainView(_View):
     # issue 12 item 1: captioning prompts, "fixed" (the one CAPTION_PROMPT, the recipe before)
     # or "varied" (rge.backbone.caption.varied_prompt); not in a slice when fixed
     caption_prompts: str = "fixed"
+    # share of captioning examples that ask a question (rge.backbone.caption.caption_example);
+    # varied prompts only; not in a slice when 0
+    question_share: float = 0.0
     # how the prompt probe shows the image tasks' queries: evaluate.prompt_protocol, carried
     # only with varied prompts (see _pretrain_backbone); "mmeb" = the texts as published
     prompt_protocol: str = "mmeb"
@@ -1231,6 +1250,10 @@ class PretrainView(_View):
         _check(
             self.caption_prompts in ("fixed", "varied"),
             f"backbone.pretrain.caption_prompts: {self.caption_prompts!r} is not fixed|varied",
+        )
+        _check(
+            not self.question_share or self.caption_prompts == "varied",
+            "backbone.pretrain.question_share needs caption_prompts: varied",
         )
 
 

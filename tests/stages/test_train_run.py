@@ -153,6 +153,9 @@ def test_rge_q_self_run_logs_its_parts_and_resumes_to_the_same_weights(
     for r in rows:
         assert r["loss"] == pytest.approx((r["lm"] + 10 * r["con"]) / 11, rel=1e-5)
         assert 0 < r["self_tokens"] <= 4 and 0 <= r["forced_emb"] <= 1
+        # the step's self rationales, one per pair of its batch, for the training-row probe
+        assert len(r["self_rationales"]) == 4  # batch_size
+        assert all(k.startswith(r["subset"] + "/") for k, _ in r["self_rationales"])
     before, after = _weights(setup["root"] / "backbone"), _weights(tmp_path / "full" / "model")
     assert not torch.equal(before["lm_head.weight"], after["lm_head.weight"])  # LM loss trains it
 

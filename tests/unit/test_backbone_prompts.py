@@ -62,6 +62,60 @@ def test_caption_pretrain_prompts(monkeypatch, vary):
         assert set(seen) == {f"{IMAGE_TOKEN} {caption.CAPTION_PROMPT}"}
 
 
+def test_caption_pretrain_with_questions_answers_after_the_description(monkeypatch):
+    from tests.fixtures.tiny_model import small_model
+
+    model, proc = small_model()
+    real, responses = caption.build_batch, []
+
+    def spy(processor, items, resp=None, **kw):
+        responses.extend(zip((it.text for it in items), resp, strict=True))
+        return real(processor, items, resp, **kw)
+
+    monkeypatch.setattr(caption, "build_batch", spy)
+    kw = {"lr_vision": 1e-3, "lr_lm": 1e-3, "batch_size": 8, "warmup_steps": 1}
+    stats = caption.caption_pretrain(
+        model, proc, steps=4, min_lr_ratio=0.1, seed=5, vary_prompt=True, question_share=0.5, **kw
+    )
+    assert stats["question_share"] == 0.5
+    asked = [
+        (t, r) for t, r in responses if "?" in t and not any(i in t for i in caption.INSTRUCTIONS)
+    ]
+    assert 4 <= len(asked) <= 28  # about half of 32
+    for _, resp in responses:  # every response opens with the description
+        assert resp.startswith("left is ") and resp.count(" .") >= 1
+    assert all(r.count(" .") == 2 for _, r in asked)  # a question's answer follows it
+
+
+def test_caption_example_questions_by_hand():
+    scene = {
+        "left": {"color": "red", "shape": "circle"},
+        "right": {"color": "blue", "shape": "circle"},
+        "bg": 0,
+    }
+    seen = {}
+    rng = random.Random(0)
+    for _ in range(300):
+        prompt, resp = caption.caption_example(
+            rng, scene, vary_prompt=True, question_share=1.0, prompt=caption.CAPTION_PROMPT
+        )
+        assert resp.startswith("left is red circle , right is blue circle . ")
+        seen[resp.split(" . ", 1)[1]] = prompt
+    answers = set(seen)
+    # both sides asked; the shape is shared, so no "which colour does the circle have"
+    assert (
+        "the red circle is on the left ." in answers
+        and "the blue circle is on the right ." in answers
+    )
+    assert "on the right the colour is blue ." in answers and "the red one is a circle ." in answers
+    assert not any(a.startswith("the circle is") for a in answers)
+    # share 0 draws exactly what varied_prompt draws (the recipe before questions)
+    a, b = random.Random(1), random.Random(1)
+    for _ in range(50):
+        got = caption.caption_example(a, scene, vary_prompt=True, question_share=0.0, prompt="x")
+        assert got == (caption.varied_prompt(b), "left is red circle , right is blue circle .")
+
+
 def _fake_generate(good_prompts):
     """A generate() that describes the scene right iff the item's text is in ``good_prompts``;
     the scene is recovered from the image the probe rendered."""

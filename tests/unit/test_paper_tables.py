@@ -59,16 +59,17 @@ def test_meta_table_pairs_labels_and_renders_percentages():
     got = [[r[0], r[1], r[2], *r[3:]] for r in table.rows]
     # learned: 1.3863 / ln(32 candidates) = 0.40; a direct row has no rationale
     assert got[0] == ["ours", "q->t", "baseline (direct)", 50.0, 25.0, 12.5, 75.0, 40.625, "—",
-                      "0.40"]  # fmt: skip
-    assert got[1] == ["paper", "q->t", None, 58.5, 61.8, 63.3, 82.3, 63.7, None, None]
+                      "—", "0.40"]  # fmt: skip
+    assert got[1] == ["paper", "q->t", None, 58.5, 61.8, 63.3, 82.3, 63.7, None, None, None]
     assert got[2][:3] == ["ours", "(q;r_self)->t", "rge (reasoning)"]
-    assert got[3] == ["paper", "(q;r_self)->t", None, 62.9, 67.5, 65.4, 84.5, 67.4, None, None]
-    assert got[2][-2:] == [None, "0.18"]  # no rationale probe given; 0.5 / ln 16
+    assert got[3] == ["paper", "(q;r_self)->t", None, 62.9, 67.5, 65.4, 84.5, 67.4, None, None,
+                      None]  # fmt: skip
+    assert got[2][-3:] == [None, "—", "0.18"]  # no rationale probe given; 0.5 / ln 16
     assert got[4][:4] == ["ours", "our extra", "rge (direct)", 50.0]  # no paper row: unpaired
     assert got[5][:2] == ["paper (reference only: not paired with ours)", "(q;r_oracle)->t"]
     assert len(got) == 6
     csv = to_csv(table).splitlines()
-    assert csv[1] == "ours,q->t,baseline (direct),50.0,25.0,12.5,75.0,40.6,—,0.40"
+    assert csv[1] == "ours,q->t,baseline (direct),50.0,25.0,12.5,75.0,40.6,—,—,0.40"
     md = to_markdown(table)
     assert (
         "Config (study): `embedded`; runs: baseline (direct), rge (reasoning), rge (direct)" in md
@@ -97,7 +98,7 @@ def test_table6_labels_from_model_and_reasoning():
     table = pt.table6("embedded", rows, [summary("rge", "direct", META)], paper, PROBE, TRAIN,
                       "t06.csv")  # fmt: skip
     assert table.rows[1] == ["paper", "RGE (direct)", None, 62.8, 64.3, 63.3, 83.7, 65.7, None,
-                             None]  # fmt: skip
+                             None, None]  # fmt: skip
 
 
 def test_rows_say_whether_they_learned_and_how_often_the_rationale_is_right():
@@ -105,26 +106,32 @@ def test_rows_say_whether_they_learned_and_how_often_the_rationale_is_right():
     rows = {"Baseline": ("baseline", "direct"), "RGE (reasoning)": ("rge", "reasoning")}
     summaries = [summary("baseline", "direct", META), summary("rge", "reasoning", META)]
     train = {"baseline": train_summary(1.0), "rge": train_summary(2.7)}  # 2.7 / ln 16 = 0.97
-    probes = [{"run": "rge@0", "mode": "reasoning", "mean": {"answer_correct": 0.5}},
-              {"run": "rge@1", "mode": "reasoning", "mean": {"answer_correct": 0.7}}]  # fmt: skip
+    probes = [{"run": "rge@0", "mode": "reasoning", "mean": {"answer_correct": 0.5},
+               "train": {"answer_correct": 0.9}},
+              {"run": "rge@1", "mode": "reasoning", "mean": {"answer_correct": 0.7},
+               "train": {"answer_correct": 0.8}}]  # fmt: skip
     right = pt.rationale_right(probes)
-    assert right == {("rge", "reasoning"): pytest.approx(0.6)}
+    assert right == {
+        ("rge", "reasoning"): pytest.approx(0.6),
+        ("rge", "train"): pytest.approx(0.85),
+    }
     table = pt.table6("embedded", rows, summaries, paper, PROBE, train, "t06.csv", right)
     ours = [r for r in table.rows if r[0] == "ours"]
-    assert ours[0][-2:] == ["—", "0.36"]  # 1.0 / ln 16
-    assert ours[1][-2] == pytest.approx(60.0)
+    assert ours[0][-3:] == ["—", "—", "0.36"]  # 1.0 / ln 16
+    assert ours[1][-3:-1] == [pytest.approx(60.0), pytest.approx(85.0)]
     assert ours[1][-1] == "*not trained* (0.97)"
     assert "above 0.95 the row is *not trained*" in to_markdown(table)
     # a seeded run: its pooled summary's mean ratio over replicates (rge.report.seeds)
     pooled = {"rge": {**train_summary(2.65), "ratio": 0.96, "replicates": {}}}
     assert pt.learned_cells("rge", "reasoning", pooled, right, ()) == [
         pytest.approx(60.0),
+        pytest.approx(85.0),
         "*not trained* (0.96)",
     ]
     pooled["rge"]["ratio"] = 0.5
-    assert pt.learned_cells("rge", "reasoning", pooled, {}, ())[1] == "0.50"
-    assert pt.learned_cells("other", "direct", pooled, {}, ()) == ["—", None]
-    assert pt.learned_cells("ckpt", "direct", {}, {}, {"ckpt"}) == ["—", "eval-only"]
+    assert pt.learned_cells("rge", "reasoning", pooled, {}, ())[2] == "0.50"
+    assert pt.learned_cells("other", "direct", pooled, {}, ()) == ["—", "—", None]
+    assert pt.learned_cells("ckpt", "direct", {}, {}, {"ckpt"}) == ["—", "—", "eval-only"]
     with pytest.raises(ValueError, match="rationale probe 0"):
         pt.rationale_right([{"mode": "reasoning"}])
 

@@ -58,12 +58,18 @@ def test_oracle_rationales_score_right_on_every_task(benchmark):
         (_rec("color_of", "blue", side="right", ref="next_to"),
          f"{DESC} the object next to the red one is blue .", (True, True)),
         (_rec("color_of", "blue", side="right", ref="next_to"),
-         f"{DESC} the object next to the blue one is red .", (True, True)),  # present: the rule
+         f"{DESC} the object next to the blue one is red .", (True, False)),
+        # the colour the rationale ends on is its answer, not any colour it names on the way
+        (_rec("color_of", "blue", side="right", ref="next_to"),
+         f"{DESC} the red one is on the left , next to it on the right is blue .",
+         (True, True)),
+        (_rec("color_of", "blue", side="right", ref="shape"),
+         f"{DESC} the cross is on the right , so it is red .", (True, False)),
         (_rec("shape_of", "cross", side="right"), f"{DESC} the blue object is a crosswalk .", (True, False)),
         (_rec("describe"), f"{DESC} the caption should say the red circle is left of the blue cross .", (True, True)),
         (_rec("describe"), f"{DESC} the caption should say the blue cross is left of the red circle .", (True, False)),
-        (_rec("locate", side="left"), f"{DESC} crop the left half around the red circle .", (True, True)),
-        (_rec("locate", side="left"), f"{DESC} crop the left or the right half .", (True, False)),
+        (_rec("locate", side="left"), f"{DESC} red circle : left yes , right no , so the crop shows the left object .", (True, True)),
+        (_rec("locate", side="left"), f"{DESC} red circle : left no , right yes , so the crop shows the right object .", (True, False)),
         (_rec("refer", side="right", expression="the blue object"),
          f"{DESC} the phrase points to the right object , the blue cross .", (True, True)),
         (_rec("refer", side="right", expression="the blue object"),
@@ -135,3 +141,28 @@ def test_readers_name_the_bad_row(tmp_path):
     preds.write_text('{"key": "T/0"}\n')
     with pytest.raises(ValueError, match="row 0"):
         rp.read_correctness(preds)
+
+
+def test_probe_training_scores_the_last_steps_against_the_training_sidecar(benchmark):
+    side = read_sidecar(benchmark / "scenes" / "train" / "SynColorQA.jsonl")
+    (k0, r0), (k1, r1) = list(side.items())[:2]
+    right0, right1 = scene_rationale(r0, seed=0), scene_rationale(r1, seed=0)
+    wrong = "left is red circle , right is red circle . nothing ."
+    rows = [
+        {"step": 1, "subset": "SynColorQA", "self_rationales": [[k0, wrong], [k1, wrong]]},
+        {"step": 2, "subset": "SynColorQA", "lm": 0.1},  # a row without rationales is skipped
+        {"step": 3, "subset": "SynColorQA", "self_rationales": [[k0, right0], [k1, wrong]]},
+        {"step": 4, "subset": "SynColorQA", "self_rationales": [[k0, right0], [k1, right1]]},
+    ]
+    out = rp.probe_training(rows, benchmark, window=2)
+    assert out["steps"] == [3, 4] and out["n_rationales"] == 4
+    assert out["subsets"]["SynColorQA"] == {
+        "n": 4,
+        "description_correct": 0.75,
+        "answer_correct": 0.75,
+    }
+    assert out["answer_correct"] == 0.75
+    assert rp.probe_training(rows[1:2], benchmark)["answer_correct"] is None
+    bad = [{"step": 9, "subset": "SynColorQA", "self_rationales": [["SynColorQA/x", wrong]]}]
+    with pytest.raises(ValueError, match="step 9: pair 'SynColorQA/x'"):
+        rp.probe_training(bad, benchmark)

@@ -283,3 +283,20 @@ def test_study_claims_pair_shared_seeds_and_mark_claims_not_run():
     assert rows["apart"]["verdict"] == C.NOT_RUN
     assert rows["apart"]["reason"] == "no seed shared by its arms"
     assert rows["absent"]["verdict"] == C.NOT_RUN and "gone" in rows["absent"]["reason"]
+
+
+def test_alpha_rule_picks_the_first_admissible_run_nearest_the_paper():
+    rule = {"runs": ["rge", "alpha_1_1", "alpha_10_1"], "keep": 0.9}
+    facts = {"rge": {"train_answer_correct": 0.85}, "alpha_1_1": {"train_answer_correct": 0.93},
+             "alpha_10_1": {"train_answer_correct": 0.97}}  # fmt: skip
+    out = C.apply_alpha_rule(rule, facts)
+    assert [c["admissible"] for c in out["candidates"]] == [False, True, True]
+    assert (out["pick"], out["headline"], out["consistent"]) == ("alpha_1_1", "rge", False)
+    md = C.alpha_rule_markdown(out)
+    assert "| rge | 85.0 % | no |" in md and "picks `alpha_1_1`, not the headline `rge`" in md
+    facts["rge"]["train_answer_correct"] = 0.9  # the bound is admissible
+    assert C.apply_alpha_rule(rule, facts)["consistent"] is True
+    facts["alpha_10_1"]["train_answer_correct"] = None  # a missing number: no pick
+    out = C.apply_alpha_rule(rule, facts)
+    assert out["pick"] is None and out["consistent"] is None
+    assert "picks none" in C.alpha_rule_markdown(out)

@@ -113,7 +113,7 @@ PLANNED = {
     "train_subsets=ImageNet_1K,ChartQA eval_tasks=ImageNet-1K,HatefulMemes": (
         "fresh", {"fetch_mmeb_train": 2, "prepare_train": 2, "fetch_mmeb_eval": 2},
     ),
-    "snakemake --cores all --forcerun data/embedded/train_run/alpha_1_20/summary.json": (
+    "snakemake --cores all --forcerun data/embedded/train_run/alpha_1_1/summary.json": (
         "embedded-done", {**ONE_ABLATION, "rationale_probe": 1},  # its rationales (synthetic)
     ),
     f"snakemake {SLURM}": ("fresh", {"train_run": PAPER_RUNS, "oracle_rationales": 160}),

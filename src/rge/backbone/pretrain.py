@@ -192,6 +192,7 @@ def _pretrain(model, processor, pre: PretrainView, seed: int, pool: list[dict] |
         seed=seed + 2,
         prompt=CAPTION_PROMPT,
         vary_prompt=pre.caption_prompts == "varied",
+        question_share=float(pre.question_share),
         image_size=pre.image_size,
         pool=pool,
     )

@@ -13,9 +13,9 @@ rationales that reasoning-mode evaluation writes (``{task}.rationales.jsonl``, s
 
   ========  =======================================================================
   classify  the stored label ("red circle")
-  color_of  the stored colour;  shape_of: the stored shape (whole words)
+  color_of  the stored colour is the last colour named; shape_of: the same for shapes
   describe  both object labels, left one first (text->image and image->text)
-  locate    the target's side, and not the other side
+  locate    the target's side is the last side named
   refer     the target's label and side, and not the other side
   modify    a second description that names all four attributes of the edited scene
   ========  =======================================================================
@@ -28,11 +28,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import PurePath
 from typing import Any
 
-from rge.data.scenes import ATTRIBUTES, object_name, parse_description, scene_attributes
+from rge.data.scenes import (
+    ATTRIBUTES,
+    COLORS,
+    SHAPES,
+    SIDES,
+    object_name,
+    parse_description,
+    scene_attributes,
+)
 from rge.io import read_jsonl
 
 RATIONALE_FIELDS = ("key", "side", "rationale", "n_tokens", "forced")
@@ -62,18 +70,26 @@ def _side_only(text: str, side: str) -> bool:
     return _has(text, side) and not _has(text, _other(side))
 
 
+def _last_word(text: str, words: Collection[str]) -> str | None:
+    """The last of ``words`` that ``text`` names (whole words), or None."""
+    found = re.findall(rf"(?<!\w)({'|'.join(map(re.escape, words))})(?!\w)", text)
+    return found[-1] if found else None
+
+
 def _modified(text: str, rec: dict) -> bool:
     return parse_description(text) == scene_attributes(rec["fact"]["target_scene"])
 
 
 ANSWER_CHECKS: dict[str, Callable[[str, dict], bool]] = {
     "classify": lambda t, r: _has(t, r["target_text"]),
-    "color_of": lambda t, r: _has(t, r["target_text"]),
-    "shape_of": lambda t, r: _has(t, r["target_text"]),
+    # the colour / shape the rationale ends on: a clause may name the other object's on the way
+    "color_of": lambda t, r: _last_word(t, COLORS) == r["target_text"],
+    "shape_of": lambda t, r: _last_word(t, SHAPES) == r["target_text"],
     "describe": lambda t, r: _ordered(
         t, object_name(r["scene"]["left"]), object_name(r["scene"]["right"])
     ),
-    "locate": lambda t, r: _side_only(t, r["fact"]["side"]),
+    # the side it ends on ("... left no , right yes , so the crop shows the right object")
+    "locate": lambda t, r: _last_word(t, SIDES) == r["fact"]["side"],
     "refer": lambda t, r: (
         _side_only(t, r["fact"]["side"]) and _has(t, object_name(r["scene"][r["fact"]["side"]]))
     ),
@@ -253,3 +269,61 @@ def probe_evaluation(
             raise ValueError(f"{folder / task}: {err}") from err
     mean = {k: _mean([t[k] for t in out.values()]) for k in SUMMARY_KEYS}
     return {"tasks": out, "mean": mean}
+
+
+TRAIN_WINDOW = 50  # final training steps whose self rationales ``probe_training`` scores
+
+
+def probe_training(
+    log_rows: list[dict], scenes: str | os.PathLike, *, window: int = TRAIN_WINDOW
+) -> dict:
+    """Training-row rationale correctness of a q_self run (issue 12 item 6): the rationales the
+    model wrote for its own training pairs in the final ``window`` steps, scored against the
+    training split's scene sidecars (``scenes/train/{subset}.jsonl``). A training-split
+    measure: it never reads an evaluation row.
+
+    Args:
+        log_rows: rows of the run's ``train_log.jsonl`` (``rge.train.loop``); rows with
+            ``self_rationales`` ([[pair key, text]]) are used, others ignored.
+        scenes: the synthetic benchmark folder (``make_synthetic``).
+        window: how many of the last steps with rationales to score.
+
+    Returns:
+        ``{"steps": [first, last] step scored, "n_rationales", "subsets": {subset: {"n",
+        "description_correct", "answer_correct"}}, "description_correct", "answer_correct"}``
+        (fractions in [0, 1]; the two means are over subsets; None where nothing was logged).
+
+    Raises:
+        FileNotFoundError: a subset's training sidecar is missing.
+        ValueError: a logged key that its sidecar does not have (names the key and step).
+    """
+    from rge.data.synthetic import read_sidecar
+
+    rows = [r for r in log_rows if r.get("self_rationales")][-window:]
+    flags: dict[str, list[dict[str, bool]]] = {}
+    sidecars: dict[str, dict] = {}
+    for row in rows:
+        subset = row["subset"]
+        if subset not in sidecars:
+            sidecars[subset] = read_sidecar(
+                PurePath(scenes) / "scenes" / "train" / f"{subset}.jsonl"
+            )
+        for key, text in row["self_rationales"]:
+            if key not in sidecars[subset]:
+                raise ValueError(f"step {row['step']}: pair {key!r} is not in {subset}'s sidecar")
+            flags.setdefault(subset, []).append(score_rationale(text, sidecars[subset][key]))
+    subsets = {
+        s: {
+            "n": len(f),
+            "description_correct": _share([x["description"] for x in f]),
+            "answer_correct": _share([x["answer"] for x in f]),
+        }
+        for s, f in sorted(flags.items())
+    }
+    return {
+        "steps": [rows[0]["step"], rows[-1]["step"]] if rows else None,
+        "n_rationales": sum(v["n"] for v in subsets.values()),
+        "subsets": subsets,
+        "description_correct": _mean([v["description_correct"] for v in subsets.values()]),
+        "answer_correct": _mean([v["answer_correct"] for v in subsets.values()]),
+    }

@@ -10,11 +10,13 @@ Choice of form (facts-file style, about 15-25 words, lowercase, tokens split by 
    (``rge.data.scenes.describe_scene``: "left is blue circle , right is red cross ."), so a
    cold-started model can reuse what its pretraining taught it;
 2. one clause that answers what *this query* asks about, e.g. for colour QA
-   "the object next to the red one is blue ." or, for text-to-image retrieval,
-   "the picture to find has the blue circle left of the red cross .".
+   "red : left no , right yes , the one next to it is on the left and is blue ." or, for
+   text-to-image retrieval, "the picture to find has the blue circle left of the red cross .".
+   Where the answer depends on finding a named object, the clause repeats the name and checks
+   each side against it (``_match``) before reading the answer off the side that matched.
 
 It never is the correct match alone (the description always comes first) and it always names
-what the query asks about. The clause is drawn from two phrasings per fact kind with a
+what the query asks about. The clause is drawn from one or two phrasings per fact kind with a
 per-row seed (``row_seed(seed, key)``), so phrasing varies a little, yet the same seed gives
 the same text whatever the sharding. For answer-type tasks the answer derived from the scene
 is checked against the sidecar's stored match; a mismatch raises (a corrupt sidecar).
@@ -42,6 +44,22 @@ def _other(side: str) -> str:
     return "right" if side == "left" else "left"
 
 
+def _match(scene: dict, attr: Callable[[dict], str], what: str) -> str:
+    """'<what> : left no , right yes ,': the name the query gives, then each side of the
+    description just written checked against it.
+
+    WHY spelled out: the tiny backbone attends mostly by relative position (rope_theta 10), so
+    it cannot find *which* side holds a named object by content in one step (cold-start answer
+    correctness ~0.58 with "the pink square is on the right"). Comparing the name, copied at a
+    fixed distance, with each side of the description just written is a step it can take; the
+    side that says yes is then read off at a fixed distance too.
+    """
+    checks = " , ".join(
+        f"{s} {'yes' if attr(scene[s]) == what else 'no'}" for s in ("left", "right")
+    )
+    return f"{what} : {checks} ,"
+
+
 def _classify(scene: dict, fact: dict, rec: dict) -> list[str]:
     side = fact["side"]
     label = object_name(scene[side])
@@ -53,15 +71,14 @@ def _color_of(scene: dict, fact: dict, rec: dict) -> list[str]:
     side, ref = fact["side"], fact["ref"]
     color = scene[side]["color"]
     _expect(rec, color)
+    # Each step the answer needs is written out, in the order it is found: which side holds
+    # the named object (``_match``), then (next_to) the side beside it, then its colour.
     if ref == "next_to":
-        other = scene[_other(side)]["color"]
-        return [
-            f"the object next to the {other} one is {color} .",
-            f"next to the {other} one is the {color} one .",
-        ]
+        named = _match(scene, lambda o: o["color"], scene[_other(side)]["color"])
+        return [f"{named} the one next to it is on the {side} and is {color} ."]
     if ref == "shape":
-        shape = scene[side]["shape"]
-        return [f"the {shape} is {color} .", f"the {shape} on the {side} is {color} ."]
+        named = _match(scene, lambda o: o["shape"], scene[side]["shape"])
+        return [f"{named} so it is on the {side} and is {color} ."]
     return [f"the {side} object is {color} .", f"the one on the {side} is {color} ."]
 
 
@@ -90,10 +107,7 @@ def _describe(scene: dict, fact: dict, rec: dict) -> list[str]:
 def _locate(scene: dict, fact: dict, rec: dict) -> list[str]:
     side = fact["side"]
     label = object_name(scene[side])
-    return [
-        f"the {label} is on the {side} , so the crop shows the {side} object .",
-        f"crop the {side} half around the {label} .",
-    ]
+    return [f"{_match(scene, object_name, label)} so the crop shows the {side} object ."]
 
 
 def _refer(scene: dict, fact: dict, rec: dict) -> list[str]:

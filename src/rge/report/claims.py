@@ -683,3 +683,52 @@ def design_table(rows: Sequence[dict], design: Mapping) -> Table:
         seen = "—" if obs is None else f"{seed_part}, {obs[1]:.1f}"
         table.rows.append([r["claim"], d["n_seeds"], d["n_tasks"], d["n_queries"], d["mde"], seen])
     return table
+
+
+def apply_alpha_rule(rule: Mapping, facts: Mapping[str, Any]) -> dict:
+    """The α / lr rule written down before the run (issue 12 item 6), applied to this study.
+
+    Args:
+        rule: ``{"runs": [run, ...], "keep": float}``: the Table-3 q_self runs, the one nearest
+            the paper's 1:10 first; an admissible run keeps training-row rationale answer
+            correctness (``<run>.train_answer_correct``, a training-split measure) >= ``keep``.
+        facts: the claims' facts (``rge.stages.claims.run_facts`` per base run).
+
+    Returns:
+        ``{"keep", "candidates": [{"run", "train_answer_correct", "admissible"}], "pick",
+        "headline", "consistent"}``: ``pick`` is the first admissible run (None when none is or
+        a number is missing), ``headline`` the rule's first run, ``consistent`` whether they
+        agree (None when there is no pick). Evaluation P@1 is never read.
+    """
+    keep = float(rule["keep"])
+    cands = []
+    for run in rule["runs"]:
+        value = fact(facts, f"{run}.train_answer_correct")
+        cands.append({"run": run, "train_answer_correct": value,
+                      "admissible": None if value is None else value >= keep})  # fmt: skip
+    known = all(c["admissible"] is not None for c in cands)
+    pick = next((c["run"] for c in cands if c["admissible"]), None) if known else None
+    headline = rule["runs"][0]
+    return {"keep": keep, "candidates": cands, "pick": pick, "headline": headline,
+            "consistent": None if pick is None else pick == headline}  # fmt: skip
+
+
+def alpha_rule_markdown(result: Mapping) -> str:
+    """The rule's outcome as a short markdown section."""
+    lines = ["# α / lr rule (fixed before the run)", "",
+             f"Admissible: training-row rationale answer correctness ≥ {result['keep']:.0%} "
+             "(the rationales a q_self run wrote for its own training pairs in its last 50 "
+             "steps); the pick is the first admissible run, nearest the paper's 1:10 first.", "",
+             "| run | train rationale right | admissible |", "|---|---|---|"]  # fmt: skip
+    for c in result["candidates"]:
+        v = c["train_answer_correct"]
+        ok = {True: "yes", False: "no", None: "unknown"}[c["admissible"]]
+        lines.append(f"| {c['run']} | {'—' if v is None else f'{100 * v:.1f} %'} | {ok} |")
+    if result["pick"] is None:
+        outcome = "no run is admissible (or a number is missing): the rule picks none"
+    elif result["consistent"]:
+        outcome = f"the rule picks `{result['pick']}`, the headline run"
+    else:
+        outcome = (f"the rule picks `{result['pick']}`, not the headline `{result['headline']}`: "
+                   "the headline's claims break the rule (their gate says so)")  # fmt: skip
+    return "\n".join([*lines, "", f"Outcome: {outcome}.", ""])

@@ -93,6 +93,10 @@ def plot_curves(
         for ax, key in zip(axes, ("lm", "con"), strict=True):
             ax.plot(steps, moving_average([r[key] for r in rows], smooth), label=label, lw=1.2)
     axes[1].axhline(ln_batch, color="grey", ls="--", lw=1, label=f"ln(B) = {ln_batch:.2f}")
+    axes[1].axhline(0.8 * ln_batch, color="grey", ls=":", lw=1, label="0.8 ln(B): learned")
+    # WHY a fixed range: early spikes (InfoNCE at temperature 0.03 can start far above ln B)
+    # would squeeze the region that tells the variants apart, the band just under ln B
+    axes[1].set_ylim(0, 1.3 * ln_batch)
     names = ("(a) LM loss (token-weighted mean)", "(b) contrastive loss (InfoNCE)")
     for ax, name in zip(axes, names, strict=True):
         ax.set_title(name, fontsize=10)

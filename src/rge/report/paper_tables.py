@@ -207,10 +207,12 @@ def _reference_rows(
 
 
 NOT_TRAINED = 0.95  # final InfoNCE / ln(candidates) above this: the row learned nothing
-LEARNED_COLUMNS = ("rationale right %", "learned (InfoNCE / ln C)")
+LEARNED_COLUMNS = ("rationale right %", "train rationale right %", "learned (InfoNCE / ln C)")
 LEARNED_NOTE = (
     "rationale right %: share of queries whose self-written rationale states the right answer "
-    "(rationale probe against the scene sidecar, mean over tasks; reasoning rows only). learned: "
+    "(rationale probe against the scene sidecar, mean over tasks; reasoning rows only). train "
+    "rationale right %: the same for the rationales the run wrote for its own training pairs in "
+    "its last 50 steps (q_self runs; a training-split measure, mean over subsets). learned: "
     f"final training InfoNCE / ln(candidates), mean over the run's seeds; above {NOT_TRAINED} "
     "the row is *not trained* (a chance-level embedding) and its scores are no finding."
 )
@@ -220,31 +222,39 @@ def learned_cells(
     run: str, mode: str, train: Mapping[str, dict], rationale: Mapping[RunMode, float],
     eval_only: Collection[str],
 ) -> list[Cell]:  # fmt: skip
-    """The row's rationale-right % ("—" in direct mode) and its learned ratio (a seeded run's
-    pooled summary gives the mean over its replicates, ``rge.report.seeds.pooled_train``), or
-    *not trained* above ``NOT_TRAINED``."""
+    """The row's rationale-right % ("—" in direct mode), its training-row rationale-right %
+    (``(run, "train")`` of ``rationale``; "—" for a run that writes none) and its learned ratio
+    (a seeded run's pooled summary gives the mean over its replicates,
+    ``rge.report.seeds.pooled_train``), or *not trained* above ``NOT_TRAINED``."""
     right = "—" if mode == "direct" else percent(rationale.get((run, mode)))
+    on_train = percent(rationale[(run, "train")]) if (run, "train") in rationale else "—"
     if run in eval_only:
-        return [right, "eval-only"]
+        return [right, "—", "eval-only"]
     summary = train.get(run)
     if summary is None:
-        return [right, None]
+        return [right, on_train, None]
     ratio = summary["ratio"] if "ratio" in summary else infonce_ratio(summary)
     if ratio is None:
-        return [right, "no InfoNCE"]
-    return [right, f"*not trained* ({ratio:.2f})" if ratio > NOT_TRAINED else f"{ratio:.2f}"]
+        return [right, on_train, "no InfoNCE"]
+    learned = f"*not trained* ({ratio:.2f})" if ratio > NOT_TRAINED else f"{ratio:.2f}"
+    return [right, on_train, learned]
 
 
 def rationale_right(probes: Sequence[dict]) -> dict[RunMode, float]:
     """``{(base run, mode): answer correctness}`` from ``rationale_probe`` outputs, the mean over
-    a run's seed replicates (``run@seed`` pools into ``run``)."""
+    a run's seed replicates (``run@seed`` pools into ``run``), and ``(base run, "train")`` for
+    the training-row correctness of a probe that has a ``train`` part."""
     pooled: dict[RunMode, list[float]] = {}
     for i, p in enumerate(probes):
         if "run" not in p or "mean" not in p:
             raise ValueError(f"rationale probe {i}: lacks 'run' or 'mean'")
+        base = p["run"].partition("@")[0]
         value = p["mean"].get("answer_correct")
         if value is not None:
-            pooled.setdefault((p["run"].partition("@")[0], p["mode"]), []).append(float(value))
+            pooled.setdefault((base, p["mode"]), []).append(float(value))
+        on_train = (p.get("train") or {}).get("answer_correct")
+        if on_train is not None:
+            pooled.setdefault((base, "train"), []).append(float(on_train))
     return {k: sum(v) / len(v) for k, v in pooled.items()}
 
 
@@ -291,8 +301,9 @@ def meta_table(
         learned = learned_cells(run, mode, train, rationale or {}, eval_only)
         out.append([SOURCE_OURS, label, shown, *[score_cell(s, *p) for p in paths], *learned])
         if label in paper:
-            out.append(_paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS) + [None, None])
-    out += [r + [None, None] for r in _reference_rows(paper, rows, META_COLUMNS)]
+            paper_row = _paper_row(SOURCE_PAPER, label, paper[label], META_COLUMNS)
+            out.append(paper_row + [None] * len(LEARNED_COLUMNS))
+    out += [r + [None] * len(LEARNED_COLUMNS) for r in _reference_rows(paper, rows, META_COLUMNS)]
     runs = [run for run, _ in rows.values()]
     notes = [*notes, LEARNED_NOTE]
     return Table(

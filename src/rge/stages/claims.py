@@ -11,11 +11,14 @@ Facts the gates and the leakage claim read (``"<source>.<key>"``):
     <run>.infonce_ratio: final training InfoNCE / ln(candidates), mean over the run's replicates.
     <run>.answer_correct, <run>.description_correct: its reasoning-mode rationale probe, mean
         over tasks, then over replicates.
+    <run>.train_answer_correct: the rationales a q_self run wrote for its own training pairs
+        in its last steps (the probe's ``train`` part), mean over subsets, then replicates.
     backbone.prompt_probe_min: the backbone report's ``prompt_probe.min_in_domain`` (missing:
         the gate is unknown and the verdict inconclusive).
     figure4.<variant>: a Figure 4 run's final InfoNCE / ln(batch size).
 
 Config keys (cfg slice):
+    alpha_rule (optional): {runs, keep}: ``rge.report.claims.apply_alpha_rule``.
     study (str); design ({seed_sd, query_sd, power, alpha}); n_resamples (int); claims (list:
     the claim dicts); arms ({arm: {registry run: seed}}, empty when not run); replicates
     ({base run: [registry runs]}); eval_only ([arm]): arms never compared; tasks ([str]).
@@ -40,7 +43,13 @@ from pathlib import Path
 import numpy as np
 
 from rge.io import read_json, read_jsonl, write_json, write_text
-from rge.report.claims import claims_table, design_table, study_claims
+from rge.report.claims import (
+    alpha_rule_markdown,
+    apply_alpha_rule,
+    claims_table,
+    design_table,
+    study_claims,
+)
 from rge.report.paper_tables import infonce_ratio
 from rge.report.tables import to_csv, to_markdown
 from rge.stages._cli import Paths, as_list, stage_main
@@ -102,17 +111,22 @@ def _mean(values: list) -> float | None:
 
 
 def run_facts(cfg: dict, train: Mapping[str, Path], probes: Mapping[str, dict]) -> dict:
-    """``{base run: {infonce_ratio, answer_correct, description_correct}}`` (means over its
-    replicates; None unless every replicate has the number)."""
+    """``{base run: {infonce_ratio, answer_correct, description_correct,
+    train_answer_correct}}`` (means over its replicates; None unless every replicate has the
+    number)."""
     facts = {}
     for base, reps in cfg["replicates"].items():
         summaries = [read_json(train[r]) for r in reps if r in train]
         ratios = [infonce_ratio(s) for s in summaries]
         probed = [probes[r]["mean"] for r in reps if r in probes]
+        on_train = [
+            (probes[r].get("train") or {}).get("answer_correct") for r in reps if r in probes
+        ]
         facts[base] = {
             "infonce_ratio": _mean(ratios) if ratios else None,
             **{k: _mean([p.get(k) for p in probed]) if probed else None
                for k in ("answer_correct", "description_correct")},
+            "train_answer_correct": _mean(on_train) if on_train else None,
         }  # fmt: skip
     return facts
 
@@ -154,10 +168,12 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     table, design = claims_table(rows), design_table(rows, cfg["design"])
     table.header = [f"Config (study): `{cfg['study']}`; claims from the config's `claims:` block, "
                     "written down before the run; verdicts below are computed, never edited."]  # fmt: skip
-    write_text(outputs.md, to_markdown(design) + "\n" + to_markdown(table))
+    rule = apply_alpha_rule(cfg["alpha_rule"], ev["facts"]) if cfg.get("alpha_rule") else None
+    md = to_markdown(design) + "\n" + to_markdown(table)
+    write_text(outputs.md, md + ("\n" + alpha_rule_markdown(rule) if rule else ""))
     write_text(outputs.csv, to_csv(table))
     write_json(outputs.json, {"study": cfg["study"], "design": cfg["design"],
-                              "claims": rows, "facts": ev["facts"]})  # fmt: skip
+                              "claims": rows, "facts": ev["facts"], "alpha_rule": rule})  # fmt: skip
     return {r["claim"]: r["verdict"] for r in rows}
 
 

@@ -17,20 +17,23 @@ Inputs:
     scenes: the ``make_synthetic`` folder (``scenes/eval/{task}.jsonl`` sidecars).
     data: the fetched eval task folders of ``tasks`` (repeat the name).
     prompt_tables (optional): the ``fetch_prompt_tables`` folder (``rge_release``).
+    train_log (optional): the run's ``train_log.jsonl`` when it trained on self rationales
+        (q_self): their correctness on the training rows goes under ``train``.
 Outputs:
     probe: JSON {run, mode, tasks: {task: {n_queries, description_correct, answer_correct,
         p_at_1, p_at_1_<what>_right / _wrong, n_<what>_right / _wrong (what = description |
         answer), rows: {row key: {description, answer}}}}, mean: {description_correct,
-        answer_correct, p_at_1, p_at_1_answer_right, p_at_1_answer_wrong}}; fractions in
-        [0, 1], means over tasks.
+        answer_correct, p_at_1, p_at_1_answer_right, p_at_1_answer_wrong}}, and with a
+        ``train_log`` ``train``: ``rge.evaluate.rationale_probe.probe_training`` (final 50
+        steps); fractions in [0, 1], means over tasks (subsets).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rge.evaluate.rationale_probe import probe_evaluation
-from rge.io import write_json
+from rge.evaluate.rationale_probe import probe_evaluation, probe_training
+from rge.io import read_jsonl, write_json
 from rge.stages._cli import Paths, as_list, stage_main
 
 
@@ -56,8 +59,15 @@ def run(cfg: dict, inputs: Paths, outputs: Paths) -> dict:
     texts = query_texts(cfg, inputs)
     probe = probe_evaluation(Path(inputs.evaluation), Path(inputs.scenes), tasks, texts)
     result = {"run": cfg["run"], "mode": cfg["mode"], **probe}
+    if "train_log" in inputs:
+        result["train"] = probe_training(read_jsonl(inputs.train_log), Path(inputs.scenes))
     write_json(outputs.probe, result)
-    return {"run": cfg["run"], "mode": cfg["mode"], "mean": probe["mean"]}
+    return {
+        "run": cfg["run"],
+        "mode": cfg["mode"],
+        "mean": probe["mean"],
+        "train": result.get("train", {}).get("answer_correct"),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -336,7 +336,7 @@ def _step(
         engine.step()  # clips (config gradient_clipping), steps AdamW and the schedule
         norm = engine.get_global_grad_norm()
         grad_norm = float(norm) if norm is not None else None
-    return {
+    row = {
         "loss": out.loss.item(),
         "con": out.con,
         "lm": out.lm,
@@ -346,3 +346,8 @@ def _step(
         "subset": batch[0].subset,
         **out.stats,
     }
+    # q_self's rationales, [[pair key, text]], scored later against the training split's scenes
+    # (rge.evaluate.rationale_probe.probe_training); a plain-function objective has none
+    if getattr(out, "rationales", None):
+        row["self_rationales"] = [list(r) for r in out.rationales]
+    return row

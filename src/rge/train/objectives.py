@@ -59,6 +59,9 @@ class StepOutput:
     lm: float | None = None  # token-weighted LM part, if any
     stats: dict[str, float] = field(default_factory=dict)  # extra per-step numbers for the log
     backward_done: bool = False  # the objective already back-propagated (gradient cache)
+    # [(pair key, rationale text)] of the step's self-generated rationales (q_self), logged so
+    # training-row rationale correctness can be measured on the training split (issue 12 item 6)
+    rationales: list[tuple[str, str]] | None = None
 
 
 class Objective(Protocol):
@@ -107,6 +110,13 @@ class _Chunk:
     pairs: Sequence[TrainPair]
     oracle: list[str] | None = None
     self_ids: list[tuple[int, ...]] | None = None
+    self_text: list[str] | None = None  # decoded self rationales (for the log only)
+
+    def rationale_log(self) -> list[tuple[str, str]] | None:
+        """[(pair key, self rationale)] or None without self rationales."""
+        if self.self_text is None:
+            return None
+        return [(p.key, t) for p, t in zip(self.pairs, self.self_text, strict=True)]
 
     def split(self, size: int) -> list[_Chunk]:
         def part(xs: list | None, i: int) -> list | None:
@@ -262,6 +272,7 @@ class _Core:
                 con=float(raw_con[0]) if raw_con else None,
                 lm=enc.stats["lm_sum"] / n_tokens if plan.lm else None,
                 stats=stats,
+                rationales=whole.rationale_log(),
             )
         # Gradient cache: the coupled InfoNCE on the whole batch, the LM sums as per-chunk
         # extras (already scaled by a_lm / N, so they add up to the no-cache loss).
@@ -278,6 +289,7 @@ class _Core:
             lm=result.stats.get("lm_sum", 0.0) / n_tokens if plan.lm else None,
             stats=stats,
             backward_done=True,
+            rationales=whole.rationale_log(),
         )
 
 
@@ -502,7 +514,8 @@ class RgeObjective(_Core):
                 "self_tokens": sum(r.n_tokens for r in rats) / len(rats),
                 "forced_emb": sum(bool(r.forced) for r in rats) / len(rats),
             }
-        return _Chunk(pairs, oracle, self_ids), n_tokens, stats
+        texts = None if self_ids is None else [r.text for r in rats]
+        return _Chunk(pairs, oracle, self_ids, texts), n_tokens, stats
 
     def _generate(
         self, model: PreTrainedModel, processor: ProcessorMixin, pairs: Sequence[TrainPair]
