@@ -73,8 +73,14 @@ def sweep_runs(steps: int) -> dict[str, dict]:
     """Registry entries of the α / lr sweep at ``steps`` (the curve's run left out)."""
     return {
         sweep_name(lm, con, lr, steps): {
-            "objective": "rge", "pair": "q_self", "init": "cold_start", "max_steps": steps,
-            "alpha_lm": lm, "alpha_con": con, "lr": lr, "eval_modes": ["reasoning"],
+            "objective": "rge",
+            "pair": "q_self",
+            "init": "cold_start",
+            "max_steps": steps,
+            "alpha_lm": lm,
+            "alpha_con": con,
+            "lr": lr,
+            "eval_modes": ["reasoning"],
         }  # fmt: skip
         for lm, con in ALPHAS
         for lr in LRS
@@ -140,6 +146,30 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
 
+def report(curve: dict, steps: int, sweep: dict, pick: tuple) -> str:
+    """The calibration as markdown: the learning curve, the sweep, both rules' outcomes."""
+    lines = ["# Calibration of the embedded study (benchmarks/calibrate.py)", "",
+             "## Learning curve", "",
+             "| steps | baseline_cs InfoNCE / ln C | rge InfoNCE / ln C | rge train rationale right | rge ms/step |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for n in STEPS:
+        b, r = curve[n]["baseline_cs"], curve[n]["rge"]
+        lines.append(f"| {n} | {_fmt(b['ratio'])} | {_fmt(r['ratio'])} | "
+                     f"{_fmt(r['train_answer_correct'])} | {r['ms_per_step']} |")  # fmt: skip
+    lines += ["", f"Budget rule (doubling lowers the baseline's ratio by < {FLAT}): **{steps} steps**.",
+              "", f"## α / lr at {steps} steps", "",
+              "| α_lm:α_con | lr | InfoNCE / ln C | train rationale right | admissible |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    for (lm, con, rate), m in sweep.items():
+        ok = "yes" if (m["train_answer_correct"] or 0) >= KEEP else "no"
+        lines.append(f"| {lm}:{con} | {rate:g} | {_fmt(m['ratio'])} | "
+                     f"{_fmt(m['train_answer_correct'])} | {ok} |")  # fmt: skip
+    lm, con, rate = pick
+    lines += ["", f"α / lr rule (admissible: train rationale right ≥ {KEEP}; nearest 1:10, then "
+              f"the larger lr): **{lm}:{con} at lr {rate:g}**."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--dry-run", action="store_true", help="plan only")
@@ -149,33 +179,19 @@ def main(argv: list[str] | None = None) -> int:
     train(curve_runs(), args.dry_run)
     if args.dry_run:
         return 0
-    curve = {n: {kind: measure(f"cal_{kind}_{n}") for kind in ("baseline_cs", "rge")} for n in STEPS}
+    curve = {n: {k: measure(f"cal_{k}_{n}") for k in ("baseline_cs", "rge")} for n in STEPS}
     steps = pick_steps({n: curve[n]["baseline_cs"]["ratio"] for n in STEPS})
     train(sweep_runs(steps), False)
-    keys = [(lm, con, lr) for lm, con in ALPHAS for lr in LRS]
-    sweep = {k: measure(sweep_name(*k, steps)) for k in keys}
-    lm, con, lr = pick_setting(sweep)
-    lines = ["# Calibration of the embedded study (benchmarks/calibrate.py)", "",
-             "## Learning curve (final training InfoNCE / ln candidates; train rationale right)", "",
-             "| steps | baseline_cs ratio | rge ratio | rge train rationale right | rge ms/step |",
-             "|---|---|---|---|---|"]  # fmt: skip
-    for n in STEPS:
-        b, r = curve[n]["baseline_cs"], curve[n]["rge"]
-        lines.append(f"| {n} | {_fmt(b['ratio'])} | {_fmt(r['ratio'])} | "
-                     f"{_fmt(r['train_answer_correct'])} | {r['ms_per_step']} |")  # fmt: skip
-    lines += ["", f"Budget rule (doubling lowers the baseline ratio by < {FLAT}): **{steps} steps**.",
-              "", f"## α / lr at {steps} steps", "",
-              "| α_lm:α_con | lr | ratio | train rationale right | admissible |", "|---|---|---|---|---|"]  # fmt: skip
-    for (a, c, l), m in sweep.items():
-        ok = (m["train_answer_correct"] or 0) >= KEEP
-        lines.append(f"| {a}:{c} | {l:g} | {_fmt(m['ratio'])} | {_fmt(m['train_answer_correct'])} | {'yes' if ok else 'no'} |")
-    lines += ["", f"α / lr rule (admissible: train rationale right ≥ {KEEP}; nearest 1:10, then "
-              f"larger lr): **{lm}:{con} at lr {lr:g}**."]  # fmt: skip
-    text = "\n".join(lines) + "\n"
+    sweep = {
+        k: measure(sweep_name(*k, steps))
+        for k in [(lm, con, lr) for lm, con in ALPHAS for lr in LRS]
+    }
+    pick = pick_setting(sweep)
+    text = report(curve, steps, sweep, pick)
     (ROOT / "calibration.md").write_text(text)
-    result = {"steps": steps, "alpha_lm": lm, "alpha_con": con, "lr": lr,
+    result = {"steps": steps, "alpha_lm": pick[0], "alpha_con": pick[1], "lr": pick[2],
               "curve": {str(n): v for n, v in curve.items()},
-              "sweep": {f"{a}:{c}@{l:g}": m for (a, c, l), m in sweep.items()}}  # fmt: skip
+              "sweep": {f"{a}:{c}@{r:g}": m for (a, c, r), m in sweep.items()}}  # fmt: skip
     (ROOT / "calibration.json").write_text(json.dumps(result, indent=1))
     print(text)
     return 0
