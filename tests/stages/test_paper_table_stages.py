@@ -119,7 +119,7 @@ def test_meta_task_table_stages(stage, paper, rows, paper_row, files, tmp_path):
     first_label = next(iter(rows))
     assert list(out[0].values()) == ["ours", first_label, f"{rows[first_label][0]} "
                                      f"({rows[first_label][1]})", "50.0", "25.0", "12.5", "75.0",
-                                     "50.0", "", "0.12"]  # fmt: skip
+                                     "50.0", "", "—", "0.12"]  # fmt: skip
     assert list(out[1].values())[:4] == paper_row
     assert "NOT a reproduction" in (tmp_path / "t.md").read_text()
 

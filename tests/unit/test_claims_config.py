@@ -34,7 +34,7 @@ def test_probed_runs_are_the_reasoning_evaluations_of_synthetic_studies(embedded
     runs = C.rationale_probe_runs(embedded)
     assert {"rge@0", "rge@1", "rge@2", "pair_q_oracle@0", "leak_self"} <= set(runs)
     assert "cold_start_probe" in runs  # a gate reads its answer correctness
-    assert len(runs) == len(set(runs)) == 12
+    assert len(runs) == len(set(runs)) == 11
     assert not [r for r in runs if r.startswith(("baseline", "leak_q"))]  # direct mode only
     hub = copy.deepcopy(embedded)
     hub["benchmark"]["source"] = "hub"

@@ -137,8 +137,8 @@ def test_restrictions_narrow_subsets_tasks_and_active_runs(embedded):
     # leak_* evaluate on the four retrieval tasks only: none is left, so they are not active
     assert C.run_eval_tasks(config, "leak_q") == []
     assert not C.active(config, "leak_q") and C.active(config, "baseline")
-    # 4 seeded runs x 3 replicates, the three α runs, the two eval-only runs
-    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 17
+    # 4 seeded runs x 3 replicates, the two α runs, the two eval-only runs
+    assert "leak_q" not in C.active_runs(config) and len(C.active_runs(config)) == 16
     assert not C.active(config, "no_such_run")
 
 
@@ -158,9 +158,9 @@ def test_modes_and_output_root(embedded):
 
 def test_table3_labels_read_the_runs_alphas(embedded):
     rows = C.table_rows(embedded, "table3")
-    # the embedded table keeps 10:1, "0", 1:1, 1:10, 1:20 (config/paper.yaml keeps all eight)
+    # the embedded table keeps 10:1, "0", 1:1, 1:10 (config/paper.yaml keeps all eight)
     backbone = "0 (no LM loss; backbone init)"
-    assert list(rows) == ["10:1", "0 (no LM loss)", backbone, "1:1", "1:10", "1:20"]
+    assert list(rows) == ["10:1", "0 (no LM loss)", backbone, "1:1", "1:10"]
     assert rows["1:10"] == ("rge", "reasoning") and rows[backbone] == ("baseline", "direct")
     assert rows["0 (no LM loss)"] == ("baseline_cs", "direct")  # matched initialisation
     changed = copy.deepcopy(embedded)
@@ -252,14 +252,14 @@ def test_the_cold_start_and_the_baseline_do_not_read_alpha_con(embedded):
 def test_the_learning_rate_reaches_every_training_job_only(embedded):
     changed = changed_jobs(embedded, "train.lr", 0.002)
     assert {j.split("[")[0] for j in changed} == {"cold_start", "train_run", "leakage_curves"}
-    assert len(changed) == 1 + 18 + 3  # cold start, 4 x 3 replicates + 6 runs, Figure 4
+    assert len(changed) == 1 + 17 + 3  # cold start, 4 x 3 replicates + 5 runs, Figure 4
 
 
 def test_the_eval_batch_size_reaches_the_encoding_jobs_only(embedded):
     changed = changed_jobs(embedded, "evaluate.batch_size", 8)
     assert {j.split("[")[0] for j in changed} == {"embed_eval", "score_retrieval"}
-    # 21 trained (run, mode) (rge's 3 replicates in two modes), 2 eval-only; 10 retrieval
-    assert len(changed) == 23 + 10
+    # 20 trained (run, mode) (rge's 3 replicates in two modes), 2 eval-only; 10 retrieval
+    assert len(changed) == 22 + 10
 
 
 def test_a_backbone_recipe_key_reaches_the_backbone_only(embedded):
@@ -310,7 +310,7 @@ def test_the_pinned_release_matches_the_protocol_module():
 
 def test_slices_hold_what_the_training_stages_read(embedded):
     cold = C.slice_for(embedded, "cold_start", {})
-    assert cold["max_steps"] == 400 and cold["lr"] == 0.001 and "size" not in cold
+    assert cold["max_steps"] == 800 and cold["lr"] == 0.001 and "size" not in cold
     assert not {"alpha_con", "alpha_lm", "temperature", "use_negatives", "pair"} & set(cold)
     baseline = C.slice_for(embedded, "train_run", {"run": "baseline"})
     assert baseline["temperature"] == 0.03 and baseline["use_negatives"] is True
@@ -380,11 +380,11 @@ def test_backbone_rationales_diagnostics_and_report_views(embedded):
     fig = C.DiagnosticsView.from_slice(
         C.slice_for(embedded, "leakage_curves", {"variant": "wrong_query"})
     )
-    assert (fig.steps, fig.batch_size, fig.alpha_con) == (60, 16, 10)
+    assert (fig.steps, fig.batch_size, fig.alpha_con) == (200, 16, 10)
     table = C.ReportView.from_slice(C.slice_for(embedded, "table6", {}))
     assert table.shown_runs() == ("baseline_cs", "baseline", "rge")  # base names: pooled rows
     table7 = C.ReportView.from_slice(C.slice_for(embedded, "table7", {}))
-    assert table7.shown_runs() == ("baseline@0", "rge@0")  # Table 7: the first replicates
+    assert table7.shown_runs() == ("baseline_cs@0", "rge@0")  # Table 7: the first replicates
     assert table7.benches["SynFlickr"] == "flickr"
 
 
@@ -530,7 +530,7 @@ def test_paper_tables_show_the_released_checkpoint(paper):
         assert "released_rge" in C.table_runs(paper, table)
     table7 = C.slice_for(paper, "table7", {})
     assert table7["eval_only_modes"] == {"released_rge": ["direct", "reasoning"]}
-    assert C.ReportView.from_slice(table7).shown_runs() == ("baseline", "rge", "released_rge")
+    assert C.ReportView.from_slice(table7).shown_runs() == ("baseline_cs", "rge", "released_rge")
     assert C.table_rows(paper, "table6")["Released RGE (reasoning, eval-only)"] == (
         "released_rge", "reasoning",
     )  # fmt: skip

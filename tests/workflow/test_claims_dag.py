@@ -13,7 +13,7 @@ def dry(*args: str) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(
-    ("configfile", "probes"), [("config/config.yaml", 12), ("config/smoke.yaml", 6)]
+    ("configfile", "probes"), [("config/config.yaml", 11), ("config/smoke.yaml", 6)]
 )
 def test_embedded_studies_plan_the_probe_and_the_claims(configfile, probes):
     counts = dry("--configfile", configfile)

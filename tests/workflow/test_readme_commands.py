@@ -114,7 +114,9 @@ PLANNED = {
         "fresh", {"fetch_mmeb_train": 2, "prepare_train": 2, "fetch_mmeb_eval": 2},
     ),
     "snakemake --cores all --forcerun data/embedded/train_run/alpha_1_1/summary.json": (
-        "embedded-done", {**ONE_ABLATION, "rationale_probe": 1},  # its rationales (synthetic)
+        # its rationales (synthetic) and the claims (alpha_1_1 is an arm of the α ordering and
+        # a run of the α / lr rule)
+        "embedded-done", {**ONE_ABLATION, "rationale_probe": 1, "claims": 1},
     ),
     f"snakemake {SLURM}": ("fresh", {"train_run": PAPER_RUNS, "oracle_rationales": 160}),
     f"snakemake {TRAIN.replace(RUN, '<run>')} data/paper/score_mmeb/<run>/direct.json {SLURM}": (
