@@ -26,7 +26,15 @@ import torch
 
 from rge.backbone.common import scene_images, warmup_cosine
 from rge.data.records import IMAGE_TOKEN, Item
-from rge.data.scenes import COLORS, SHAPES, SIDES, describe_scene, object_name
+from rge.data.scenes import (
+    COLORS,
+    SHAPES,
+    SIDES,
+    describe_scene,
+    object_name,
+    other_side,
+    with_article,
+)
 from rge.model.chat import build_batch
 from rge.model.embed import forward
 from rge.progress import bar as progress_bar
@@ -96,10 +104,6 @@ def varied_prompt(
     return out
 
 
-def _article(label: str) -> str:
-    return ("an " if label[0] in "aeiou" else "a ") + label
-
-
 def _question(rng: random.Random, scene: dict) -> tuple[str, str]:
     """One question about ``scene`` and its answer clause (our wording, generic VQA forms).
 
@@ -107,15 +111,15 @@ def _question(rng: random.Random, scene: dict) -> tuple[str, str]:
     a colour, the colour of a shape; the last two only where that colour / shape is unique.
     """
     side = rng.choice(SIDES)
-    obj, other = scene[side], scene["right" if side == "left" else "left"]
+    obj, other = scene[side], scene[other_side(side)]
     forms = [
-        (f"What can be seen on the {side}?", f"on the {side} : {_article(object_name(obj))} ."),
+        (f"What can be seen on the {side}?", f"on the {side} : {with_article(object_name(obj))} ."),
         (f"Which colour has the {side} shape?", f"on the {side} the colour is {obj['color']} ."),
         (f"Where is the {object_name(obj)}?", f"the {object_name(obj)} is on the {side} ."),
     ]
     if obj["color"] != other["color"]:
         forms.append((f"Which shape is painted {obj['color']}?",
-                      f"the {obj['color']} one is {_article(obj['shape'])} ."))  # fmt: skip
+                      f"the {obj['color']} one is {with_article(obj['shape'])} ."))  # fmt: skip
     if obj["shape"] != other["shape"]:
         forms.append((f"Which colour does the {obj['shape']} have?",
                       f"the {obj['shape']} is {obj['color']} ."))  # fmt: skip

@@ -90,6 +90,16 @@ def render_object(scene: dict, side: str, size: int = 56) -> Image.Image:
     return img
 
 
+def other_side(side: str) -> str:
+    """'right' for 'left' and 'left' for 'right'."""
+    return "right" if side == "left" else "left"
+
+
+def with_article(label: str) -> str:
+    """'a red circle', 'an orange cross'."""
+    return ("an " if label[0] in "aeiou" else "a ") + label
+
+
 def object_name(obj: dict) -> str:
     """'red circle'."""
     return f"{obj['color']} {obj['shape']}"

@@ -47,7 +47,17 @@ from rge.data.mmeb import write_eval_parquet, write_readme, write_train_parquet,
 from rge.data.protocol import RELEASE_DIR, TABLE_FILES, Rule, dump_table
 from rge.data.records import IMAGE_TOKEN
 from rge.data.retrieval import write_retrieval_repo
-from rge.data.scenes import COLORS, SHAPES, SIDES, render_object, render_scene, sample_scene
+from rge.data.scenes import (
+    COLORS,
+    SHAPES,
+    SIDES,
+    object_name,
+    other_side,
+    render_object,
+    render_scene,
+    sample_scene,
+    with_article,
+)
 from rge.io import read_jsonl, write_json, write_jsonl
 
 
@@ -198,28 +208,21 @@ _HEADLINES = (
 )
 
 
-def _an(label: str) -> str:
-    return ("an " if label[0] in "aeiou" else "a ") + label
-
-
-def _label(obj: dict) -> str:
-    return f"{obj['color']} {obj['shape']}"
-
-
 def _caption(scene: dict, template: str) -> str:
-    lab_l, lab_r = _label(scene["left"]), _label(scene["right"])
+    lab_l, lab_r = object_name(scene["left"]), object_name(scene["right"])
     return template.format(
-        a_l=_an(lab_l), a_r=_an(lab_r), l=lab_l, r=lab_r, L=lab_l.capitalize(), R=lab_r.capitalize()
+        a_l=with_article(lab_l),
+        a_r=with_article(lab_r),
+        l=lab_l,
+        r=lab_r,
+        L=lab_l.capitalize(),
+        R=lab_r.capitalize(),
     )
 
 
 def _key(scene: dict) -> tuple[str, ...]:
     """What a scene shows (ignoring jitter): two scenes with the same key answer alike."""
     return tuple(scene[s][a] for s in SIDES for a in ("color", "shape"))
-
-
-def _other(side: str) -> str:
-    return "right" if side == "left" else "left"
 
 
 @dataclass
@@ -265,14 +268,14 @@ def _pick_scenes(rng: random.Random, gt: dict, first: list[dict], n: int) -> lis
 
 def _pick_crops(rng: random.Random, scene: dict, side: str, n: int) -> list[tuple]:
     """``n`` object crops with labels other than the target's: the other object first."""
-    seen, out = {_label(scene[side])}, []
-    first = [("crop", scene, _other(side))]
+    seen, out = {object_name(scene[side])}, []
+    first = [("crop", scene, other_side(side))]
     randoms = (("crop", sample_scene(rng), rng.choice(SIDES)) for _ in range(50 * n + 50))
     for spec in itertools.chain(first, randoms):
         if len(out) == n:
             break
-        if _label(spec[1][spec[2]]) not in seen:
-            seen.add(_label(spec[1][spec[2]]))
+        if object_name(spec[1][spec[2]]) not in seen:
+            seen.add(object_name(spec[1][spec[2]]))
             out.append(spec)
     return out
 
@@ -283,9 +286,13 @@ def _pick_crops(rng: random.Random, scene: dict, side: str, n: int) -> list[tupl
 def _classify(side: str) -> Callable[[random.Random, int], Example]:
     def build(rng: random.Random, n: int) -> Example:
         s = sample_scene(rng)
-        obj, oth = s[side], s[_other(side)]
-        pos = _label(obj)
-        first = [_label(oth), f"{oth['color']} {obj['shape']}", f"{obj['color']} {oth['shape']}"]
+        obj, oth = s[side], s[other_side(side)]
+        pos = object_name(obj)
+        first = [
+            object_name(oth),
+            f"{oth['color']} {obj['shape']}",
+            f"{obj['color']} {oth['shape']}",
+        ]
         q = f"{IMAGE_TOKEN}\nIdentify the object on the {side} of the image.\n"
         d = _pick_texts(rng, pos, first, LABELS, n)
         return Example(q, ("scene", s), pos, None, d, s, {"kind": "classify", "side": side})
@@ -303,12 +310,12 @@ def _color_qa(rng: random.Random, n: int) -> Example:
         "left": "What colour is the object on the left?",
         "right": "What colour is the object on the right?",
         "shape": f"What colour is the {s[side]['shape']}?",
-        "next_to": f"What colour is the object next to the {s[_other(side)]['color']} one?",
+        "next_to": f"What colour is the object next to the {s[other_side(side)]['color']} one?",
     }[ref]
     side = ref if ref in SIDES else side
     q = f"{IMAGE_TOKEN}\nLook at the image and answer: {question}\n"
     pos = s[side]["color"]
-    d = _pick_texts(rng, pos, [s[_other(side)]["color"]], COLOR_WORDS, n)
+    d = _pick_texts(rng, pos, [s[other_side(side)]["color"]], COLOR_WORDS, n)
     return Example(q, ("scene", s), pos, None, d, s, {"kind": "color_of", "ref": ref, "side": side})
 
 
@@ -317,7 +324,7 @@ def _shape_qa(rng: random.Random, n: int) -> Example:
     side = rng.choice(SIDES)
     q = f"{IMAGE_TOKEN}\nLook at the image and answer: What shape is the {s[side]['color']} object?\n"
     pos = s[side]["shape"]
-    d = _pick_texts(rng, pos, [s[_other(side)]["shape"]], SHAPES, n)
+    d = _pick_texts(rng, pos, [s[other_side(side)]["shape"]], SHAPES, n)
     return Example(q, ("scene", s), pos, None, d, s, {"kind": "shape_of", "side": side})
 
 
@@ -351,7 +358,7 @@ def _i2t(templates: tuple[str, ...], instruction: str) -> Callable:
 def _ground(rng: random.Random, n: int) -> Example:
     s = sample_scene(rng)
     side = rng.choice(SIDES)
-    q = f"{IMAGE_TOKEN}\nSelect the region of the image holding the object labeled {_label(s[side])}.\n"
+    q = f"{IMAGE_TOKEN}\nSelect the region of the image holding the object labeled {object_name(s[side])}.\n"
     d = [(CROP_TARGET, spec) for spec in _pick_crops(rng, s, side, n)]
     return Example(
         q, ("scene", s), CROP_TARGET, ("crop", s, side), d, s, {"kind": "locate", "side": side}
@@ -365,7 +372,7 @@ def _ref_ground(rng: random.Random, n: int) -> Example:
         expr = f"the {s[side]['color']} object"
     else:
         where = "right" if side == "right" else "left"
-        expr = f"the object to the {where} of the {_label(s[_other(side)])}"
+        expr = f"the object to the {where} of the {object_name(s[other_side(side)])}"
     q = f"{IMAGE_TOKEN}\nSelect the region of the image that the phrase describes: {expr}.\n"
     d = [(CROP_TARGET, spec) for spec in _pick_crops(rng, s, side, n)]
     fact = {"kind": "refer", "form": form, "side": side, "expression": expr}
@@ -391,7 +398,7 @@ def _cirr(rng: random.Random, n: int) -> Example:
         change = f"turn the {side} object into a {value}"
     target = _modify(s, side, attr, value)
     q = f"{IMAGE_TOKEN}\nFind a similar image after this edit: {change}.\n"
-    first = [x for x in (s, _modify(s, _other(side), attr, value)) if x is not None]
+    first = [x for x in (s, _modify(s, other_side(side), attr, value)) if x is not None]
     d = [(IMAGE_TARGET, ("scene", x)) for x in _pick_scenes(rng, target, first, n)]
     fact = {
         "kind": "modify",

@@ -38,6 +38,7 @@ from rge.data.scenes import (
     SHAPES,
     SIDES,
     object_name,
+    other_side,
     parse_description,
     scene_attributes,
 )
@@ -57,17 +58,13 @@ def _has(text: str, phrase: str) -> bool:
     return _word(text, phrase) >= 0
 
 
-def _other(side: str) -> str:
-    return "right" if side == "left" else "left"
-
-
 def _ordered(text: str, first: str, second: str) -> bool:
     i = _word(text, first)
     return i >= 0 and _word(text[i + len(first) :], second) >= 0
 
 
 def _side_only(text: str, side: str) -> bool:
-    return _has(text, side) and not _has(text, _other(side))
+    return _has(text, side) and not _has(text, other_side(side))
 
 
 def _last_word(text: str, words: Collection[str]) -> str | None:

@@ -30,18 +30,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rge.data.scenes import describe_scene, object_name
+from rge.data.scenes import describe_scene, object_name, other_side, with_article
 from rge.rationale.backend import OracleRequest, row_seed
 
 Clause = Callable[[dict, dict, dict], list[str]]
-
-
-def _an(label: str) -> str:
-    return ("an " if label[0] in "aeiou" else "a ") + label
-
-
-def _other(side: str) -> str:
-    return "right" if side == "left" else "left"
 
 
 def _match(scene: dict, attr: Callable[[dict], str], what: str) -> str:
@@ -64,7 +56,10 @@ def _classify(scene: dict, fact: dict, rec: dict) -> list[str]:
     side = fact["side"]
     label = object_name(scene[side])
     _expect(rec, label)
-    return [f"the object on the {side} is {_an(label)} .", f"on the {side} is the {label} ."]
+    return [
+        f"the object on the {side} is {with_article(label)} .",
+        f"on the {side} is the {label} .",
+    ]
 
 
 def _color_of(scene: dict, fact: dict, rec: dict) -> list[str]:
@@ -74,7 +69,7 @@ def _color_of(scene: dict, fact: dict, rec: dict) -> list[str]:
     # Each step the answer needs is written out, in the order it is found: which side holds
     # the named object (``_match``), then (next_to) the side beside it, then its colour.
     if ref == "next_to":
-        named = _match(scene, lambda o: o["color"], scene[_other(side)]["color"])
+        named = _match(scene, lambda o: o["color"], scene[other_side(side)]["color"])
         return [f"{named} the one next to it is on the {side} and is {color} ."]
     if ref == "shape":
         named = _match(scene, lambda o: o["shape"], scene[side]["shape"])
@@ -86,8 +81,8 @@ def _shape_of(scene: dict, fact: dict, rec: dict) -> list[str]:
     obj = scene[fact["side"]]
     _expect(rec, obj["shape"])
     return [
-        f"the {obj['color']} object is {_an(obj['shape'])} .",
-        f"the {obj['color']} one is shaped like {_an(obj['shape'])} .",
+        f"the {obj['color']} object is {with_article(obj['shape'])} .",
+        f"the {obj['color']} one is shaped like {with_article(obj['shape'])} .",
     ]
 
 
@@ -96,7 +91,7 @@ def _describe(scene: dict, fact: dict, rec: dict) -> list[str]:
     if rec.get("target_image"):  # text -> image: say what the picture must show
         return [
             f"the picture to find has the {left} left of the {right} .",
-            f"so the image shows {_an(left)} first , then {_an(right)} .",
+            f"so the image shows {with_article(left)} first , then {with_article(right)} .",
         ]
     return [  # image -> text: say what the caption must name
         f"a fitting caption names the {left} on the left and the {right} on the right .",
